@@ -6,7 +6,9 @@
  * precedence, lowest first: the declared default, the file, the environment. Every key is overridable by
  * LEADPOET_<SECTION>_<KEY> (upper-case, '.' and '-' as '_'; LEADPOET_STAGE_<NAME>_<KEY> for
  * [stage.<name>]); the seed's names KAFKA_BOOTSTRAP_BROKERS, REDIS_ENDPOINT, OPENAI_API_KEY, PDL_API_KEY,
- * CLEARBIT_API_KEY and LEADPOET_LISTEN are honoured too.
+ * CLEARBIT_API_KEY and LEADPOET_LISTEN are honoured too (LEADPOET_<SECTION>_<KEY> wins when both are set).
+ * A LEADPOET_<SECTION>_* name under a core section that names no key is an error (a typo would otherwise be
+ * ignored); other LEADPOET_* names (LEADPOET_PEERS, scripts' own) are left alone.
  *
  * Errors are loud: an unknown section or key, a wrong type or a value out of bounds fails the load with
  * "FILE:LINE: [section] key: why" in errstr (or "env NAME: why"). The caller exits 2.
@@ -23,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/buf.h"
 #include "leadpoet/stage.h"
 
 typedef struct lp_config {
@@ -83,26 +86,48 @@ typedef struct lp_config {
 } lp_config;
 
 /* Fills c with the declared defaults, then the file (NULL = embedded defaults only), then the
- * environment. On error returns LP_ECONFIG with "FILE:LINE: ..." in errstr; c must still be freed. */
+ * environment. c is overwritten (free a loaded one first). On error returns LP_ECONFIG with
+ * "FILE:LINE: [section] key: why", "env NAME: why" or "FILE: cannot open: why" in errstr; c must still be
+ * freed. The strings of c belong to c until lp_config_free. Main thread. */
 int lp_config_load(lp_config *c, const char *path, char *errstr, size_t errstr_size);
-/* The same from a string (tests); name is used in messages. */
+/* The same from a string (tests, embedded files), environment included; name is used in messages. */
 int lp_config_load_string(lp_config *c, const char *text, const char *name, char *errstr, size_t errstr_size);
+/* Frees every string of c, the raw stage sections and the structs lp_config_stage_parse returned, and
+ * zeroes c. Safe on a zeroed or partly loaded config. Main thread, after the workers stopped. */
 void lp_config_free(lp_config *c);
 
 /* Parses [stage.<name>] (defaults, file, env LEADPOET_STAGE_<NAME>_<KEY>) into a zeroed struct of
- * conf_size bytes allocated here (freed by lp_config_free). keys may be NULL (no keys allowed). */
+ * conf_size bytes allocated here (freed by lp_config_free, STRING fields included; *out stays valid until
+ * then). keys may be NULL (no keys allowed). Errors as for lp_config_load, with the line of the
+ * [stage.<name>] entry; on error *out is NULL. Main thread. */
 int lp_config_stage_parse(lp_config *c, const char *stage, const lp_conf_key *keys, size_t conf_size,
                           void **out, char *errstr, size_t errstr_size);
-/* Fails if a [stage.X] section names a stage not in loaded[] (n names). */
+/* Fails with LP_ECONFIG ("FILE:LINE: [stage.X]: no stage named X is loaded ...") if a [stage.X] section
+ * names a stage not in loaded[] (n names). Main thread. */
 int lp_config_check_stage_sections(const lp_config *c, const char *const *loaded, size_t n, char *errstr,
                                    size_t errstr_size);
 
-/* Prints every core key: section, key, type, default, bounds, env name, description. */
+/* Prints every core key as an aligned text table: section, key, type, default, bounds, env name(s),
+ * description. Any thread. */
 void lp_config_print_reference(FILE *out);
-/* Prints a stage's table in the same format. */
+/* Prints a stage's table in the same format; section is "stage.<name>". Any thread. */
 void lp_config_print_keys(FILE *out, const char *section, const lp_conf_key *keys);
 
-/* Helpers shared with the stage tables: parse one value of a type (with suffixes), check bounds. */
+/* Helpers shared with the stage tables: parse one value of a type (with suffixes), check bounds.
+ * dst points to the field (int64_t, double, int or char *). On success a STRING replaces *(char **)dst,
+ * which must be NULL or lp_malloc'd (the old string is freed; the caller owns the new one). On failure dst
+ * is untouched and why says what is wrong. Any thread. */
 int lp_config_parse_value(const lp_conf_key *k, const char *value, void *dst, char *why, size_t why_size);
+
+/* Appends the effective configuration to out as INI text that lp_config_load reads back: every core key
+ * with its value (secrets as "***" when set, "" when not), then the [stage.*] sections as written in the
+ * file (values of keys named like *key*, *secret*, *password*, *token* masked). For `leadpoet
+ * check-config` and /v1/status. Returns 0 or LP_ENOMEM. Any thread, while c is not being loaded or freed. */
+int lp_config_dump(const lp_config *c, lp_buf *out);
+
+/* Splits server.listen ("HOST:PORT", "[IPv6]:PORT") into host (without brackets) and port (1..65535).
+ * Returns 0, or LP_EINVAL with why (may be NULL) filled. Any thread. */
+int lp_config_split_listen(const char *listen, char *host, size_t host_size, int *port, char *why,
+                           size_t why_size);
 
 #endif

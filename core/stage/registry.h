@@ -6,12 +6,17 @@
  *
  * A plugin with the wrong ABI major, a newer ABI minor than the host, a descriptor smaller than ABI 1.0,
  * a missing lp_stage_entry symbol or a bad name is refused with a message naming the file and both
- * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks 1.0"; lp_stages_load then fails and
+ * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.0 (rebuild the plugin
+ * against leadpoet/stage.h 1.0)"; lp_stages_load then fails and
  * `leadpoet serve` exits 1.
  *
  * A stage callback that returns a negative code is counted (leadpoet_stage_errors_total{stage}); after
- * quarantine_after consecutive errors on a shard, the stage is skipped on that shard (logged once) and
- * events pass through it untouched.
+ * LP_STAGE_QUARANTINE_AFTER consecutive errors on a shard, the stage is skipped on that shard (logged
+ * once) and events pass through it untouched. Per-stage latency goes to
+ * leadpoet_pipeline_latency_seconds{stage}, sampled on one event in LP_STAGE_LATENCY_SAMPLE.
+ *
+ * Required callbacks: init and on_snippet; save and load come as a pair. A stage without shard_open gets
+ * its stage-wide state (what init returned) as the shard_state of every per-shard callback.
  *
  * Threads: lp_stages_load / lp_stages_free on the main thread while no worker runs. The lp_stage_shard
  * functions on the worker that owns the shard, and only there.
@@ -23,36 +28,72 @@
 #include "config/config.h"
 #include "leadpoet/stage.h"
 #include "metrics/metrics.h"
+#include "stage/query_out.h"
+
+/* Consecutive errors of a stage on one shard before it is quarantined there. */
+#define LP_STAGE_QUARANTINE_AFTER 100
+/* One event in this many (a power of two) has its per-stage latency measured. */
+#define LP_STAGE_LATENCY_SAMPLE 64
 
 typedef struct lp_stages lp_stages;
 typedef struct lp_stage_shard lp_stage_shard;   /* every stage's state for one shard */
 
+/* Loads, checks, configures and init()s the stages of cfg->stages.order (see the top of this file).
+ * metrics receives leadpoet_stage_errors_total and leadpoet_pipeline_latency_seconds (NULL: the default
+ * registry, lp_metrics_default(); none at all if that is NULL too); stage counters made through the host
+ * API always go to lp_metrics_default(). cfg must outlive *out: the parsed stage sections live in it.
+ * On error returns a negative LP_E* code with the reason in errstr, and *out is NULL. Main thread. */
 int lp_stages_load(lp_stages **out, lp_config *cfg, lp_metrics *metrics, char *errstr, size_t errstr_size);
+/* The same, with n extra descriptors offered as if they were built-ins (tests inject their own stages
+ * this way). The descriptors must outlive *out. Main thread. */
+int lp_stages_load_descs(lp_stages **out, lp_config *cfg, lp_metrics *metrics, const lp_stage_desc *const *descs,
+                         size_t n, char *errstr, size_t errstr_size);
+/* Calls every destroy() in reverse order and unloads the plugins. Every shard must be closed before.
+ * NULL is fine. Main thread, with no worker running. */
 void lp_stages_free(lp_stages *st);
 size_t lp_stages_count(const lp_stages *st);
+/* The host's copy of stage i's descriptor (host-sized, zero past what the stage declared); owned by st. */
 const lp_stage_desc *lp_stages_desc(const lp_stages *st, size_t i);
+/* The index of the stage called name, or -1. */
+int lp_stages_find(const lp_stages *st, const char *name);
+/* Where stage i comes from: "built-in" or the plugin's path. Owned by st. */
+const char *lp_stages_origin(const lp_stages *st, size_t i);
 
-/* Checks a descriptor's version fields and name; "what" names it in the message (a path or "built-in"). */
+/* Checks a descriptor's version fields (first, before reading anything else), its size, its name and its
+ * required callbacks; "what" names it in the message (a path or "built-in stage x"). Any thread. */
 int lp_stage_check_desc(const lp_stage_desc *d, const char *what, char *errstr, size_t errstr_size);
-/* dlopen()s path, finds lp_stage_entry, checks the descriptor. *handle receives the dlopen handle. */
+/* dlopen()s path (RTLD_NOW | RTLD_LOCAL), finds lp_stage_entry, checks the descriptor. *handle receives
+ * the dlopen handle (the caller dlclose()s it); on error nothing stays open. Main thread. */
 int lp_stage_open_plugin(const char *path, const lp_stage_desc **desc, void **handle, char *errstr,
                          size_t errstr_size);
 
-/* The host API table handed to every init(). */
+/* The host API table handed to every init(). Static, never freed. Any thread. */
 const lp_host_api *lp_stage_host_api(void);
 
+/* Opens every stage on shard (shard_open where set). On failure closes what was opened, logs the stage
+ * and the error, and returns it. The shard belongs to the calling worker thread from here on; close it
+ * there with lp_stage_shard_close (NULL is fine). */
 int lp_stage_shard_open(lp_stages *st, uint32_t shard, lp_stage_shard **out);
 void lp_stage_shard_close(lp_stage_shard *ss);
-/* Runs on_snippet of every stage in order; stops at the first LP_STAGE_DROP (v->code says why).
- * Returns LP_STAGE_CONTINUE or LP_STAGE_DROP. */
+/* Runs on_snippet of every stage in order; stops at the first LP_STAGE_DROP (v->code says why; the
+ * stage's name when it gave no code). Returns LP_STAGE_CONTINUE or LP_STAGE_DROP; a stage error is
+ * counted and the event goes on to the next stage. v is the caller's, cleared here. Shard's thread. */
 int lp_stage_shard_snippet(lp_stage_shard *ss, const lp_snippet *s, lp_verdict *v);
 int lp_stage_shard_outcome(lp_stage_shard *ss, const lp_outcome *o, lp_verdict *v);
 void lp_stage_shard_tick(lp_stage_shard *ss, int64_t now_ms);
+/* Every stage's on_query in order, contributions into out (query_out.h). Stage errors are counted and
+ * skipped; returns LP_OK. Shard's thread. */
 int lp_stage_shard_query(lp_stage_shard *ss, const lp_query *q, lp_query_out *out);
-/* Serialises every stage's state for this shard as a msgpack map {stage name: bin}. */
+/* 1 when stage i is quarantined on this shard. */
+int lp_stage_shard_quarantined(const lp_stage_shard *ss, size_t i);
+/* Appends to out a msgpack map {stage name: bin of what its save() wrote}, for the stages that have save
+ * and are not quarantined. A save error returns its code (out's length is restored) and is logged with the
+ * stage's name. Shard's thread. */
 int lp_stage_shard_save(lp_stage_shard *ss, lp_buf *out);
 /* Hands each stage its own bytes from a map written by lp_stage_shard_save; stages absent from the map
- * start empty, entries of stages no longer loaded are skipped with a warning. */
+ * keep their fresh state, entries of stages no longer loaded are skipped with a warning. Input that is not
+ * such a map is LP_EINVAL; a stage's load error is returned with its name in errstr, and the shard should
+ * then be closed. Shard's thread. */
 int lp_stage_shard_load(lp_stage_shard *ss, const void *data, size_t len, char *errstr, size_t errstr_size);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +45,8 @@ int lpt_server_start(lpt_server *s, const char *const *extra_args, const char *c
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+      /* If the test process dies (a failed assertion exits it), the server dies with it. */
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       const char *argv[64];
       int n = 0;
       argv[n++] = LP_BINARY_PATH;

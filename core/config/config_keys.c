@@ -1,0 +1,254 @@
+/*
+ * config_keys.c: every core configuration key, declared once. These tables drive the defaults, the parsing
+ * of the file, the environment overrides, the bounds checks, the reference (`leadpoet check-config --help`)
+ * and the dump. config/leadpoet.conf must agree with them (tests/config checks it).
+ *
+ * Bounds are in the key's own units: bytes for sizes, milliseconds for durations.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "config/config_internal.h"
+
+#define KEY(sec, name, type, def, lo, hi, desc) \
+  { #name, (type), (def), (lo), (hi), offsetof(lp_config, sec.name), (desc) }
+#define KEY_MS(sec, name, def, lo, hi, desc) \
+  { #name, LP_CONF_DURATION_MS, (def), (lo), (hi), offsetof(lp_config, sec.name##_ms), (desc) }
+#define STR(sec, name, def, desc) \
+  { #name, LP_CONF_STRING, (def), 1.0, 0.0, offsetof(lp_config, sec.name), (desc) }
+#define END { NULL, 0, NULL, 0, 0, 0, NULL }
+
+#define KiB 1024.0
+#define MiB (1024.0 * KiB)
+#define GiB (1024.0 * MiB)
+#define SECS 1000.0
+#define MINS (60.0 * SECS)
+#define HOURS (60.0 * MINS)
+#define DAYS (24.0 * HOURS)
+
+static const lp_conf_key server_keys[] = {
+  STR(server, listen, "127.0.0.1:8080",
+      "HOST:PORT (or [IPv6]:PORT) the HTTP server listens on; 0.0.0.0 for every interface"),
+  KEY(server, workers, LP_CONF_INT, "0", 0, 256,
+      "worker threads that own the shards; 0 = one per CPU core"),
+  KEY(server, shards, LP_CONF_INT, "64", 1, 4096,
+      "shards the leads are split into by a hash of their domain (a power of two); changing it "
+      "re-shards the saved state"),
+  KEY(server, ring_capacity, LP_CONF_INT, "4096", 16, 1048576,
+      "messages each reactor-to-worker ring holds (a power of two); a full ring answers 503"),
+  KEY_MS(server, tick_interval, "100ms", 1, 60 * SECS,
+         "how often each stage's on_tick housekeeping runs on every shard"),
+  KEY_MS(server, shutdown_timeout, "10s", 0, 10 * MINS,
+         "on SIGINT/SIGTERM, how long to drain the rings and save state before exiting anyway"),
+  STR(server, state_dir, "",
+      "folder for snapshot files of the shards' state; empty = no snapshot files"),
+  STR(server, data_dir, "",
+      "folder of the shipped data files (domain lists); empty = config/data of the source tree"),
+  KEY(server, max_memory, LP_CONF_SIZE, "0", 0, 4096 * GiB,
+      "memory ceiling; past it, ingest answers 503 until memory is freed; 0 = no ceiling"),
+  END
+};
+
+static const lp_conf_key http_keys[] = {
+  KEY(http, max_header_bytes, LP_CONF_SIZE, "16k", 1 * KiB, 1 * MiB,
+      "largest request line plus headers; larger answers 431"),
+  KEY(http, max_body_bytes, LP_CONF_SIZE, "8m", 1 * KiB, 1 * GiB,
+      "largest request body (after de-chunking); larger answers 413"),
+  KEY_MS(http, header_timeout, "10s", 10, 1 * HOURS,
+         "time to receive a request's headers once it started; slower answers 408 and closes"),
+  KEY_MS(http, body_timeout, "30s", 10, 1 * HOURS,
+         "time to receive a request's body after its headers; slower answers 408 and closes"),
+  KEY_MS(http, idle_timeout, "60s", 10, 1 * HOURS,
+         "a keep-alive connection with no request in flight for this long is closed"),
+  KEY_MS(http, write_timeout, "30s", 10, 1 * HOURS,
+         "a client that does not read its response for this long is disconnected"),
+  KEY(http, max_connections, LP_CONF_INT, "4096", 1, 1000000,
+      "open connections at most; one more is answered 503 and closed"),
+  KEY(http, max_pipelined, LP_CONF_INT, "32", 1, 1024,
+      "requests of one connection in flight at once; further reads wait for answers"),
+  KEY(http, max_output_bytes, LP_CONF_SIZE, "4m", 4 * KiB, 1 * GiB,
+      "unsent response bytes per connection before reading from it pauses"),
+  KEY(http, backlog, LP_CONF_INT, "511", 1, 65535, "listen(2) backlog of the server socket"),
+  END
+};
+
+static const lp_conf_key ingest_keys[] = {
+  KEY_MS(ingest, max_future, "10m", 0, 1 * DAYS,
+         "a snippet whose ts is further ahead of the server clock than this is rejected with future_ts"),
+  KEY(ingest, max_batch, LP_CONF_INT, "10000", 1, 1000000,
+      "snippets or outcomes in one POST at most; larger answers 413"),
+  KEY(ingest, dedupe_capacity, LP_CONF_INT, "262144", 1024, 67108864,
+      "(miner, id) pairs each shard remembers to drop duplicates; the oldest are forgotten first"),
+  KEY(ingest, evidence_per_lead, LP_CONF_INT, "16", 1, 1024,
+      "latest evidence snippets kept per lead for explanations and the lead profile"),
+  END
+};
+
+static const lp_conf_key kafka_keys[] = {
+  STR(kafka, bootstrap_brokers, "",
+      "host:port,... of an external Kafka cluster; empty = embedded mode (no broker needed)"),
+  STR(kafka, group_id, "leadpoet", "consumer group shared by the instances of one cluster"),
+  END
+};
+
+static const lp_conf_key redis_keys[] = {
+  STR(redis, endpoint, "",
+      "host:port of the Redis that holds checkpoints; empty = no Redis"),
+  END
+};
+
+static const lp_conf_key secrets_keys[] = {
+  STR(secrets, openai_api_key, "",
+      "API key of the LLM re-rank stage; empty = the stage makes no paid calls"),
+  STR(secrets, pdl_api_key, "",
+      "People Data Labs API key for firmographic enrichment; empty = none"),
+  STR(secrets, clearbit_api_key, "",
+      "Clearbit API key for firmographic enrichment; empty = none"),
+  END
+};
+
+static const lp_conf_key log_keys[] = {
+  STR(log, level, "info",
+      "least severe level written to stderr: error, warn, info or debug"),
+  END
+};
+
+static const lp_conf_key metrics_keys[] = {
+  KEY(metrics, max_series, LP_CONF_INT, "1000", 1, 100000,
+      "label sets per metric family; beyond it, samples go to one {overflow=\"true\"} series"),
+  END
+};
+
+static const lp_conf_key stages_keys[] = {
+  STR(stages, order, "ingest",
+      "comma-separated stage names, run in this order; built-in or from stages.plugins"),
+  STR(stages, plugins, "",
+      "comma-separated paths of stage plugins (.so) to load at start"),
+  END
+};
+
+const lp__conf_section lp__core_sections[] = {
+  { "server", server_keys }, { "http", http_keys },       { "ingest", ingest_keys },
+  { "kafka", kafka_keys },   { "redis", redis_keys },     { "secrets", secrets_keys },
+  { "log", log_keys },       { "metrics", metrics_keys }, { "stages", stages_keys },
+  { NULL, NULL },
+};
+
+/* ---- Rules beyond type and bounds ----------------------------------------------------------------- */
+
+static int check_pow2(const void *dst, char *why, size_t why_size) {
+  int64_t v;
+  memcpy(&v, dst, sizeof(v));
+  if (v > 0 && (v & (v - 1)) == 0) return LP_OK;
+  snprintf(why, why_size, "must be a power of two (got %lld)", (long long)v);
+  return LP_EINVAL;
+}
+
+static int check_listen(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  char host[256];
+  int port;
+  return lp_config_split_listen(s, host, sizeof(host), &port, why, why_size);
+}
+
+static int check_level(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  if (lp_log_parse_level(s) >= 0) return LP_OK;
+  snprintf(why, why_size, "\"%.40s\" must be one of error, warn, info, debug", s);
+  return LP_EINVAL;
+}
+
+typedef struct key_rule {
+  const char *section, *key;
+  lp__conf_check check;
+  const char *seed_env;
+} key_rule;
+
+static const key_rule rules[] = {
+  { "server", "listen", check_listen, "LEADPOET_LISTEN" },
+  { "server", "shards", check_pow2, NULL },
+  { "server", "ring_capacity", check_pow2, NULL },
+  { "log", "level", check_level, NULL },
+  { "kafka", "bootstrap_brokers", NULL, "KAFKA_BOOTSTRAP_BROKERS" },
+  { "redis", "endpoint", NULL, "REDIS_ENDPOINT" },
+  { "secrets", "openai_api_key", NULL, "OPENAI_API_KEY" },
+  { "secrets", "pdl_api_key", NULL, "PDL_API_KEY" },
+  { "secrets", "clearbit_api_key", NULL, "CLEARBIT_API_KEY" },
+  { NULL, NULL, NULL, NULL },
+};
+
+static const key_rule *rule_for(const char *section, const char *key) {
+  for (const key_rule *r = rules; r->section != NULL; r++) {
+    if (strcmp(r->section, section) == 0 && strcmp(r->key, key) == 0) return r;
+  }
+  return NULL;
+}
+
+lp__conf_check lp__config_check_for(const char *section, const char *key) {
+  const key_rule *r = rule_for(section, key);
+  return r != NULL ? r->check : NULL;
+}
+
+const char *lp__config_seed_env(const char *section, const char *key) {
+  const key_rule *r = rule_for(section, key);
+  return r != NULL ? r->seed_env : NULL;
+}
+
+int lp__config_is_secret(const char *section, const char *key) { return strcmp(section, "secrets") == 0; }
+
+int lp__config_env_name(const char *section, const char *key, char *out, size_t n) {
+  int len = snprintf(out, n, "LEADPOET_%s_%s", section, key);
+  if (len < 0 || (size_t)len >= n) return LP_ERANGE;
+  for (char *p = out; *p != '\0'; p++) {
+    if (*p == '.' || *p == '-') *p = '_';
+    else if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+  }
+  return LP_OK;
+}
+
+/* The host is a name or IPv4 address of [A-Za-z0-9.-], or an IPv6 address in brackets. */
+int lp_config_split_listen(const char *listen, char *host, size_t host_size, int *port, char *why,
+                           size_t why_size) {
+  char dummy[8];
+  if (why == NULL) {
+    why = dummy;
+    why_size = sizeof(dummy);
+  }
+  const char *colon = strrchr(listen, ':');
+  const char *h = listen, *h_end = colon;
+  int ok = colon != NULL && colon > listen;
+  if (ok && listen[0] == '[') {
+    h = listen + 1;
+    h_end = colon - 1;
+    ok = h_end > h && *h_end == ']';
+    for (const char *p = h; ok && p < h_end; p++) ok = strchr("0123456789abcdefABCDEF:.", *p) != NULL;
+  } else {
+    for (const char *p = h; ok && p < h_end; p++) {
+      ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+           *p == '-';
+    }
+  }
+  long p = 0;
+  if (ok) {
+    const char *d = colon + 1;
+    ok = *d != '\0' && strlen(d) <= 5;
+    for (; ok && *d != '\0'; d++) {
+      ok = *d >= '0' && *d <= '9';
+      p = p * 10 + (*d - '0');
+    }
+    ok = ok && p >= 1 && p <= 65535;
+  }
+  if (ok && (size_t)(h_end - h) >= host_size) ok = 0;
+  if (!ok) {
+    snprintf(why, why_size, "\"%.60s\" is not HOST:PORT (such as 127.0.0.1:8080 or [::1]:8080, port 1..65535)",
+             listen);
+    return LP_EINVAL;
+  }
+  memcpy(host, h, (size_t)(h_end - h));
+  host[h_end - h] = '\0';
+  *port = (int)p;
+  return LP_OK;
+}

@@ -1,0 +1,149 @@
+/*
+ * routes.c: the route table and the small routes: /healthz, /readyz, /metrics, /v1/status and
+ * GET /v1/leads/{domain}. Ingest routes live in ingest_http.c.
+ */
+#include <llhttp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/router.h"
+#include "lp_version.h"
+#include "server/server_int.h"
+
+static void route_healthz(lp_http_req *req, lp_str param, void *ud) {
+  (void)param;
+  (void)ud;
+  lp_http_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+static void route_readyz(lp_http_req *req, lp_str param, void *ud) {
+  lp_server *srv = ud;
+  (void)param;
+  if (srv->ready) {
+    lp_http_respond(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
+    return;
+  }
+  lp_http_add_header(req, "Retry-After", "1");
+  lp_http_respond_error(req, 503, "not_ready", "%s", srv->not_ready_reason[0] ? srv->not_ready_reason : "starting");
+}
+
+static void route_metrics(lp_http_req *req, lp_str param, void *ud) {
+  lp_server *srv = ud;
+  (void)param;
+  lp_buf b = LP_BUF_INIT;
+  if (lp_metrics_render(srv->metrics, &b) != LP_OK) {
+    lp_buf_free(&b);
+    lp_http_respond_error(req, 500, "internal", "cannot render metrics");
+    return;
+  }
+  size_t len;
+  char *body = lp_buf_steal(&b, &len);
+  lp_http_respond_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+static void route_status(lp_http_req *req, lp_str param, void *ud) {
+  lp_server *srv = ud;
+  (void)param;
+  lp_config *c = srv->cfg;
+  lp_buf b = LP_BUF_INIT;
+  uint32_t workers = srv->workers ? lp_workers_count(srv->workers) : 0;
+  uint32_t shards = (uint32_t)c->server.shards;
+  lp_buf_printf(&b, "{\"version\":\"%s\",\"git\":\"%s\",\"uptime_s\":%.3f,\"ready\":%s,\"listen\":", LP_VERSION,
+                LP_GIT_REV, (double)(lp_now_ms() - srv->started_ms) / 1000.0, srv->ready ? "true" : "false");
+  lp_buf_json_str(&b, c->server.listen, strlen(c->server.listen));
+  lp_buf_printf(&b, ",\"workers\":%u,\"shards\":%u,\"partitions\":[", workers, shards);
+  for (uint32_t s = 0; s < shards; s++) lp_buf_printf(&b, s ? ",%u" : "%u", s);
+  lp_buf_puts(&b, "],\"stages\":[");
+  for (size_t i = 0; srv->stages && i < lp_stages_count(srv->stages); i++) {
+    const lp_stage_desc *d = lp_stages_desc(srv->stages, i);
+    if (i) lp_buf_puts(&b, ",");
+    lp_buf_json_str(&b, d->name, strlen(d->name));
+  }
+  /* Kafka, Redis checkpoints and peers arrive with their own issues; until then this instance says plainly
+   * that it runs alone on HTTP ingest. */
+  lp_buf_puts(&b, "],\"kafka\":{\"mode\":\"off\"},\"redis\":{\"endpoint\":");
+  if (c->redis.endpoint[0]) lp_buf_json_str(&b, c->redis.endpoint, strlen(c->redis.endpoint));
+  else lp_buf_puts(&b, "null");
+  lp_buf_printf(&b, ",\"last_checkpoint\":null},\"peers\":[],\"model\":null,\"backlog\":%zu}",
+                srv->workers ? lp_workers_in_flight(srv->workers) : 0);
+  size_t len;
+  char *body = lp_buf_steal(&b, &len);
+  lp_http_respond_take(req, 200, "application/json", body, len);
+}
+
+/* ---- GET /v1/leads/{domain}: one message to the shard's worker ------------------------------------ */
+
+typedef struct lead_get {
+  lp_msg msg;
+  lp_http_req *req;
+  uint32_t shard;
+  uint64_t hash;
+  size_t len;
+  int found;
+  lp_buf out;
+  char domain[256];
+} lead_get;
+
+static void lead_get_run(lp_worker *w, lp_msg *m) {
+  lead_get *g = (lead_get *)m;
+  lp_shard *sh = lp__worker_shard(w, g->shard);
+  lp_lead *l = lp_leads_get(&sh->leads, g->domain, g->len, g->hash);
+  if (l == NULL) return;
+  g->found = 1;
+  if (lp_lead_to_json(l, &g->out) != LP_OK) g->found = -1;
+}
+
+static void lead_get_done(lp_msg *m) {
+  lead_get *g = (lead_get *)m;
+  if (g->found > 0) {
+    size_t len;
+    char *body = lp_buf_steal(&g->out, &len);
+    lp_http_respond_take(g->req, 200, "application/json", body, len);
+  } else if (g->found < 0) {
+    lp_http_respond_error(g->req, 500, "internal", "cannot render lead %s", g->domain);
+  } else {
+    lp_http_respond_error(g->req, 404, "not_found", "no lead %s", g->domain);
+  }
+  lp_buf_free(&g->out);
+  lp_free(g);
+}
+
+static void route_lead_get(lp_http_req *req, lp_str param, void *ud) {
+  lp_server *srv = ud;
+  lead_get *g = lp_calloc(1, sizeof(*g));
+  if (g == NULL) {
+    lp_http_respond_error(req, 503, "overloaded", "out of memory");
+    return;
+  }
+  lp_reject rej = { NULL, { 0 } };
+  if (lp_domain_canonicalize(param.ptr, param.len, g->domain, sizeof(g->domain), &g->len, &rej) != LP_OK) {
+    lp_http_respond_error(req, 400, "bad_request", "%s", rej.message[0] ? rej.message : "bad domain");
+    lp_free(g);
+    return;
+  }
+  g->req = req;
+  g->hash = lp_domain_hash(g->domain, g->len);
+  g->shard = lp_shard_of(g->hash, (uint32_t)srv->cfg->server.shards);
+  g->msg.run = lead_get_run;
+  g->msg.done = lead_get_done;
+  lp_workers_send_shard(srv->workers, g->shard, &g->msg);
+}
+
+/* ---- the table ------------------------------------------------------------------------------------ */
+
+static const lp_route routes[] = {
+  { HTTP_GET, "/healthz", "/healthz", route_healthz },
+  { HTTP_GET, "/readyz", "/readyz", route_readyz },
+  { HTTP_GET, "/metrics", "/metrics", route_metrics },
+  { HTTP_GET, "/v1/status", "/v1/status", route_status },
+  { HTTP_POST, "/v1/snippets", "/v1/snippets", lp__route_snippets },
+  { HTTP_POST, "/v1/outcomes", "/v1/outcomes", lp__route_outcomes },
+  { HTTP_GET, "/v1/leads/{domain}", "/v1/leads/{domain}", route_lead_get },
+};
+
+void lp__server_handle(lp_http_req *req, void *ud) {
+  lp_router_dispatch(routes, sizeof(routes) / sizeof(routes[0]), req, ud);
+}

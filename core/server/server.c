@@ -1,0 +1,319 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server_int.h"
+
+/* ---- workers: open, load, tick, save, close their shards ----------------------------------------- */
+
+lp_shard *lp__worker_shard(lp_worker *w, uint32_t shard) {
+  lp_worker_state *ws = lp_worker_data(w);
+  return &ws->shards[shard / lp_worker_conf(w)->workers];
+}
+
+static void worker_state_free(lp_worker *w) {
+  lp_worker_state *st = lp_worker_data(w);
+  if (st == NULL) return;
+  for (uint32_t i = 0; i < st->n; i++) lp_shard_close(&st->shards[i]);
+  lp_free(st->shards);
+  lp_free(st);
+  lp_worker_set_data(w, NULL);
+}
+
+static int worker_thread_start(lp_worker *w, void *ud) {
+  lp_server *srv = ud;
+  const lp_workers_conf *wc = lp_worker_conf(w);
+  uint32_t me = lp_worker_index(w);
+  lp_worker_state *st = lp_calloc(1, sizeof(*st));
+  if (st == NULL) return LP_ENOMEM;
+  st->srv = srv;
+  st->shards = lp_calloc(wc->shards / wc->workers + 1, sizeof(lp_shard));
+  lp_worker_set_data(w, st);
+  if (st->shards == NULL) {
+    worker_state_free(w);
+    return LP_ENOMEM;
+  }
+  const char *dir = srv->cfg->server.state_dir;
+  for (uint32_t s = me; s < wc->shards; s += wc->workers) {
+    lp_shard *sh = &st->shards[st->n];
+    int rc = lp_shard_open(sh, s, srv->stages, (uint32_t)srv->cfg->ingest.evidence_per_lead);
+    if (rc != LP_OK) {
+      lp_log_error("cannot open shard", "shard=%u err=\"%s\"", s, lp_strerror(rc));
+      worker_state_free(w);
+      return rc;
+    }
+    st->n++;
+    if (dir && dir[0]) {
+      char err[512] = "";
+      rc = lp_shard_load_file(sh, dir, err, sizeof(err));
+      if (rc != LP_OK && rc != LP_ENOENT) {
+        /* A snapshot we cannot read is refused loudly: starting empty would silently lose state. */
+        lp_log_error("cannot restore shard", "shard=%u err=\"%s\"", s, err);
+        worker_state_free(w);
+        return rc;
+      }
+    }
+  }
+  return LP_OK;
+}
+
+static void worker_thread_stop(lp_worker *w, void *ud) {
+  lp_server *srv = ud;
+  lp_worker_state *st = lp_worker_data(w);
+  if (st == NULL) return;
+  const char *dir = srv->cfg->server.state_dir;
+  size_t saved = 0;
+  for (uint32_t i = 0; i < st->n; i++) {
+    if (dir && dir[0]) {
+      char err[512] = "";
+      if (lp_shard_save_file(&st->shards[i], dir, err, sizeof(err)) != LP_OK) {
+        lp_log_error("cannot save shard", "shard=%u err=\"%s\"", st->shards[i].id, err);
+        srv->exit_code = 1;
+      } else {
+        saved++;
+      }
+    }
+  }
+  if (dir && dir[0]) lp_log_info("shards saved", "worker=%u shards=%zu dir=%s", lp_worker_index(w), saved, dir);
+  worker_state_free(w);
+}
+
+static void worker_tick(lp_worker *w, int64_t now_ms, void *ud) {
+  lp_server *srv = ud;
+  lp_worker_state *st = lp_worker_data(w);
+  for (uint32_t i = 0; i < st->n; i++) {
+    lp_shard *sh = &st->shards[i];
+    if (sh->stages) lp_stage_shard_tick(sh->stages, now_ms);
+    lp_gauge_set(srv->m_leads_shard[sh->id], (double)lp_leads_count(&sh->leads));
+  }
+}
+
+/* ---- metrics -------------------------------------------------------------------------------------- */
+
+static void collect(lp_metrics *m, void *ud) {
+  lp_server *srv = ud;
+  (void)m;
+  if (srv->workers) lp_gauge_set(srv->m_ring_backlog, (double)lp_workers_in_flight(srv->workers));
+}
+
+static int setup_metrics(lp_server *srv) {
+  const char *route_code[] = { "route", "code" }, *route[] = { "route" }, *result[] = { "result" },
+             *event[] = { "event" }, *shard[] = { "shard" };
+  lp_metrics *m = srv->metrics;
+  srv->m_http_requests = lp_metrics_family(m, LP_METRIC_COUNTER, "leadpoet_http_requests_total",
+                                           "HTTP requests answered, by route and status code.", route_code, 2, NULL, 0);
+  srv->m_http_duration = lp_metrics_family(m, LP_METRIC_HISTOGRAM, "leadpoet_http_request_duration_seconds",
+                                           "Time from the first byte of a request to its response.", route, 1,
+                                           lp_metrics_latency_buckets, lp_metrics_latency_buckets_n);
+  srv->m_snippets = lp_metrics_family(m, LP_METRIC_COUNTER, "leadpoet_snippets_total",
+                                      "Snippets received, by result: accepted or the rejection code.", result, 1, NULL, 0);
+  srv->m_outcomes = lp_metrics_family(m, LP_METRIC_COUNTER, "leadpoet_outcomes_total",
+                                      "Outcome events, by event (applied) or rejection code.", event, 1, NULL, 0);
+  srv->m_leads = lp_metrics_family(m, LP_METRIC_GAUGE, "leadpoet_leads", "Leads held, by shard.", shard, 1, NULL, 0);
+  srv->m_ring_backlog = lp_metrics_gauge(m, "leadpoet_worker_backlog_messages",
+                                         "Messages sent to shard workers and not yet answered.");
+  if (!srv->m_http_requests || !srv->m_http_duration || !srv->m_snippets || !srv->m_outcomes || !srv->m_leads ||
+      !srv->m_ring_backlog)
+    return LP_ENOMEM;
+  uint32_t shards = (uint32_t)srv->cfg->server.shards;
+  srv->m_leads_shard = lp_calloc(shards, sizeof(lp_metric *));
+  for (uint32_t s = 0; s < shards; s++) {
+    char id[16];
+    snprintf(id, sizeof(id), "%u", s);
+    const char *v[] = { id };
+    srv->m_leads_shard[s] = lp_metrics_series(srv->m_leads, v);
+    lp_gauge_set(srv->m_leads_shard[s], 0);
+  }
+  /* Every contract result shows from the start, at 0, so that rate() and alerts work before the first. */
+  static const char *results[] = { "accepted", "bad_json", "bad_field", "b2c_domain", "pii", "future_ts", "duplicate" };
+  for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+    const char *v[] = { results[i] };
+    lp_counter_add(lp_metrics_series(srv->m_snippets, v), 0);
+  }
+  return lp_metrics_on_collect(m, collect, srv);
+}
+
+static void observe(void *ud, const char *route, int status, double seconds) {
+  lp_server *srv = ud;
+  char code[8];
+  snprintf(code, sizeof(code), "%d", status);
+  const char *rc[] = { route, code }, *r[] = { route };
+  lp_counter_add(lp_metrics_series(srv->m_http_requests, rc), 1);
+  lp_histogram_observe(lp_metrics_series(srv->m_http_duration, r), seconds);
+}
+
+void lp__count_result(lp_server *srv, int outcomes, const char *result) {
+  const char *v[] = { result };
+  lp_counter_add(lp_metrics_series(outcomes ? srv->m_outcomes : srv->m_snippets, v), 1);
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void workers_stopped(void *arg) {
+  lp_server *srv = arg;
+  close_handle((uv_handle_t *)&srv->sigint);
+  close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->sighup);
+  close_handle((uv_handle_t *)&srv->shutdown_timer);
+  lp_log_info("stopped", "exit=%d", srv->exit_code);
+}
+
+static void http_closed(void *arg) {
+  lp_server *srv = arg;
+  srv->http = NULL;
+  /* No request can come any more: drain the rings, save the shards, join the workers. */
+  if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
+  else workers_stopped(srv);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t) {
+  lp_server *srv = t->data;
+  lp_log_warn("shutdown timeout: closing connections now", "timeout_ms=%lld",
+              (long long)srv->cfg->server.shutdown_timeout_ms);
+  if (srv->http) lp_http_server_close(srv->http, 1, NULL, NULL);
+}
+
+static void begin_shutdown(lp_server *srv, const char *why) {
+  if (srv->shutting_down) {
+    lp_log_warn("second signal: closing connections now", "why=%s", why);
+    if (srv->http) lp_http_server_close(srv->http, 1, NULL, NULL);
+    return;
+  }
+  srv->shutting_down = 1;
+  srv->ready = 0;
+  snprintf(srv->not_ready_reason, sizeof(srv->not_ready_reason), "shutting down");
+  lp_log_info("shutting down", "why=%s", why);
+  uv_timer_start(&srv->shutdown_timer, on_shutdown_timeout, (uint64_t)srv->cfg->server.shutdown_timeout_ms, 0);
+  if (srv->http) lp_http_server_close(srv->http, 0, http_closed, srv);
+  else http_closed(srv);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  if (signum == SIGHUP) {
+    lp_log_info("SIGHUP ignored: nothing to reload yet", "%s", "");
+    return;
+  }
+  begin_shutdown(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- start ---------------------------------------------------------------------------------------- */
+
+static uint32_t default_workers(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : (uint32_t)n;
+}
+
+static int start_workers(lp_server *srv) {
+  lp_config *c = srv->cfg;
+  uint32_t workers = c->server.workers > 0 ? (uint32_t)c->server.workers : default_workers();
+  if (workers > (uint32_t)c->server.shards) workers = (uint32_t)c->server.shards;
+  lp_workers_conf wc = { workers, (uint32_t)c->server.shards, (uint32_t)c->server.ring_capacity, 64,
+                         (uint64_t)c->server.tick_interval_ms };
+  lp_workers_hooks hooks = { worker_thread_start, worker_thread_stop, worker_tick, srv };
+  char err[512] = "";
+  if (c->server.state_dir[0] && mkdir(c->server.state_dir, 0755) != 0 && errno != EEXIST) {
+    lp_log_error("cannot create state_dir", "dir=%s err=\"%s\"", c->server.state_dir, strerror(errno));
+    return LP_EIO;
+  }
+  int rc = lp_workers_start(&srv->workers, &srv->loop, &wc, &hooks, err, sizeof(err));
+  if (rc != LP_OK) lp_log_error("cannot start workers", "err=\"%s\"", err);
+  else lp_log_info("workers started", "workers=%u shards=%u", workers, wc.shards);
+  return rc;
+}
+
+static int start_http(lp_server *srv) {
+  lp_config *c = srv->cfg;
+  lp_http_limits lim = {
+    (size_t)c->http.max_header_bytes, (size_t)c->http.max_body_bytes, (uint64_t)c->http.header_timeout_ms,
+    (uint64_t)c->http.body_timeout_ms, (uint64_t)c->http.idle_timeout_ms, (uint64_t)c->http.write_timeout_ms,
+    (uint32_t)c->http.max_connections, (uint32_t)c->http.max_pipelined, (size_t)c->http.max_output_bytes,
+    (int)c->http.backlog,
+  };
+  int rc = lp_http_server_new(&srv->http, &srv->loop, &lim, lp__server_handle, observe, srv);
+  if (rc != LP_OK) return rc;
+  char err[256] = "";
+  rc = lp_http_server_listen(srv->http, c->server.listen, err, sizeof(err));
+  if (rc != LP_OK) {
+    lp_log_error("cannot listen", "addr=%s err=\"%s\"", c->server.listen, err);
+    lp_http_server_close(srv->http, 1, NULL, NULL);
+    srv->http = NULL;
+    return rc;
+  }
+  lp_log_info("listening", "addr=%s port=%d", c->server.listen, lp_http_server_port(srv->http));
+  return LP_OK;
+}
+
+static int start(lp_server *srv) {
+  char err[512] = "";
+  int rc = lp_metrics_new(&srv->metrics, (size_t)srv->cfg->metrics.max_series);
+  if (rc != LP_OK) return rc;
+  lp_metrics_set_default(srv->metrics);
+  lp_metrics_thread_register();
+  if ((rc = setup_metrics(srv)) != LP_OK) return rc;
+  if ((rc = lp_domain_set_builtin(&srv->b2c)) != LP_OK) {
+    lp_log_error("cannot build the b2c domain set", "err=\"%s\"", lp_strerror(rc));
+    return rc;
+  }
+  srv->rules.max_future_ms = srv->cfg->ingest.max_future_ms;
+  srv->rules.shards = (uint32_t)srv->cfg->server.shards;
+  srv->rules.b2c = srv->b2c;
+  if ((rc = lp_stages_load(&srv->stages, srv->cfg, srv->metrics, err, sizeof(err))) != LP_OK) {
+    lp_log_error("cannot load stages", "err=\"%s\"", err);
+    return rc;
+  }
+  if ((rc = start_workers(srv)) != LP_OK) return rc;
+  return start_http(srv);
+}
+
+int lp_server_run(lp_config *cfg) {
+  lp_server *srv = lp_calloc(1, sizeof(*srv));
+  srv->cfg = cfg;
+  srv->started_ms = lp_now_ms();
+  snprintf(srv->not_ready_reason, sizeof(srv->not_ready_reason), "starting");
+  lp_log_set_thread("reactor");
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(&srv->loop);
+  uv_signal_init(&srv->loop, &srv->sigint);
+  uv_signal_init(&srv->loop, &srv->sigterm);
+  uv_signal_init(&srv->loop, &srv->sighup);
+  uv_timer_init(&srv->loop, &srv->shutdown_timer);
+  srv->sigint.data = srv->sigterm.data = srv->sighup.data = srv->shutdown_timer.data = srv;
+  uv_signal_start(&srv->sigint, on_signal, SIGINT);
+  uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&srv->sighup, on_signal, SIGHUP);
+
+  int rc = start(srv);
+  if (rc == LP_OK) {
+    srv->ready = 1;
+    srv->not_ready_reason[0] = '\0';
+    lp_log_info("ready", "listen=%s", cfg->server.listen);
+  } else {
+    srv->exit_code = 1;
+    srv->shutting_down = 1;
+    if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
+    else workers_stopped(srv);
+  }
+  uv_run(&srv->loop, UV_RUN_DEFAULT);
+  int exit_code = srv->exit_code;
+  lp_workers_free(srv->workers);
+  if (uv_loop_close(&srv->loop) != 0) lp_log_warn("loop closed with handles open", "%s", "");
+  lp_stages_free(srv->stages);
+  lp_domain_set_free(srv->b2c);
+  lp_metrics_set_default(NULL);
+  lp_metrics_free(srv->metrics);
+  lp_free(srv->m_leads_shard);
+  lp_free(srv);
+  return exit_code;
+}

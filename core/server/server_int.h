@@ -1,0 +1,61 @@
+/* server_int.h: what the files of core/server/ share. Reactor thread unless said otherwise. */
+#ifndef LP_SERVER_INT_H
+#define LP_SERVER_INT_H
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "http/http.h"
+#include "metrics/metrics.h"
+#include "shard/shard.h"
+#include "stage/registry.h"
+#include "stages/ingest/ingest.h"
+#include "worker/worker.h"
+
+#define LP_RESULT_CODES 16
+
+typedef struct lp_server {
+  lp_config *cfg;
+  uv_loop_t loop;
+  lp_http_server *http;
+  lp_workers *workers;
+  lp_stages *stages;
+  lp_metrics *metrics;
+  lp_domain_set *b2c;
+  lp_ingest_rules rules;
+  uv_signal_t sigint, sigterm, sighup;
+  uv_timer_t shutdown_timer;
+  int ready;
+  int shutting_down;
+  int exit_code;
+  int64_t started_ms;
+  char not_ready_reason[128];
+
+  /* metrics, looked up once */
+  lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
+  lp_metric *m_ring_backlog;
+  lp_metric **m_leads_shard;       /* one per shard */
+} lp_server;
+
+/* Per-worker state: the shards this worker owns (shard s lives at shards[s / workers]). Worker thread. */
+typedef struct lp_worker_state {
+  lp_server *srv;
+  uint32_t n;
+  lp_shard *shards;
+} lp_worker_state;
+
+/* The shard s on the worker that owns it. Worker thread. */
+lp_shard *lp__worker_shard(lp_worker *w, uint32_t shard);
+
+/* Routes (routes.c) and the handler the HTTP server calls. */
+void lp__server_handle(lp_http_req *req, void *ud);
+/* POST /v1/snippets and /v1/outcomes (ingest_http.c). */
+void lp__route_snippets(lp_http_req *req, lp_str param, void *ud);
+void lp__route_outcomes(lp_http_req *req, lp_str param, void *ud);
+/* Counts one snippet/outcome result in leadpoet_snippets_total{result} / leadpoet_outcomes_total{event}. */
+void lp__count_result(lp_server *srv, int outcomes, const char *result);
+
+/* Admission: LP_OK, or answers 503 itself and returns LP_EAGAIN. */
+int lp__admit_ingest(lp_server *srv, lp_http_req *req);
+
+#endif

@@ -1,0 +1,304 @@
+#include "shard/leads.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "stages/ingest/ingest.h"
+#include "worker/worker.h"
+
+int lp_leads_init(lp_lead_table *t, uint32_t evidence_cap) {
+  memset(t, 0, sizeof(*t));
+  t->cap = 1024;
+  t->slots = lp_calloc(t->cap, sizeof(lp_lead *));
+  t->evidence_cap = evidence_cap ? evidence_cap : 16;
+  return t->slots ? LP_OK : LP_ENOMEM;
+}
+
+static void evidence_clear(lp_evidence *e) {
+  lp_free(e->snippet_id);
+  lp_free(e->miner);
+  lp_free(e->text);
+  lp_free(e->url);
+  memset(e, 0, sizeof(*e));
+}
+
+void lp__lead_free(lp_lead *l, uint32_t evidence_cap) {
+  lp_free(l->domain);
+  lp_free(l->name);
+  lp_free(l->industry);
+  for (uint32_t i = 0; i < l->n_tech; i++) lp_free(l->tech[i].name);
+  lp_free(l->tech);
+  for (uint32_t i = 0; i < l->n_churn; i++) lp_free(l->churn[i].tech);
+  lp_free(l->churn);
+  if (l->ev)
+    for (uint32_t i = 0; i < evidence_cap; i++) evidence_clear(&l->ev[i]);
+  lp_free(l->ev);
+  lp_free(l);
+}
+
+void lp_leads_free(lp_lead_table *t) {
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slots[i]) lp__lead_free(t->slots[i], t->evidence_cap);
+  lp_free(t->slots);
+  memset(t, 0, sizeof(*t));
+}
+
+size_t lp_leads_count(const lp_lead_table *t) { return t->n; }
+
+lp_lead *lp_leads_get(const lp_lead_table *t, const char *domain, size_t len, uint64_t hash) {
+  size_t mask = t->cap - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    lp_lead *l = t->slots[i];
+    if (l == NULL) return NULL;
+    if (l->hash == hash && strncmp(l->domain, domain, len) == 0 && l->domain[len] == '\0') return l;
+  }
+}
+
+static void slot_insert(lp_lead **slots, size_t cap, lp_lead *l) {
+  size_t mask = cap - 1;
+  size_t i = l->hash & mask;
+  while (slots[i] != NULL) i = (i + 1) & mask;
+  slots[i] = l;
+}
+
+static int grow(lp_lead_table *t) {
+  size_t cap = t->cap * 2;
+  lp_lead **slots = lp_calloc(cap, sizeof(lp_lead *));
+  if (slots == NULL) return LP_ENOMEM;
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slots[i]) slot_insert(slots, cap, t->slots[i]);
+  lp_free(t->slots);
+  t->slots = slots;
+  t->cap = cap;
+  return LP_OK;
+}
+
+static lp_lead *upsert(lp_lead_table *t, lp_str domain, uint64_t hash) {
+  lp_lead *l = lp_leads_get(t, domain.ptr, domain.len, hash);
+  if (l != NULL) return l;
+  if ((t->n + 1) * 4 > t->cap * 3 && grow(t) != LP_OK) return NULL;  /* load factor 0.75 */
+  l = lp_calloc(1, sizeof(*l));
+  if (l == NULL) return NULL;
+  l->domain = lp_strndup(domain.ptr, domain.len);
+  l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence));
+  if (l->domain == NULL || l->ev == NULL) {
+    lp_free(l->domain);
+    lp_free(l->ev);
+    lp_free(l);
+    return NULL;
+  }
+  l->hash = hash;
+  l->first_ts_ms = INT64_MAX;
+  slot_insert(t->slots, t->cap, l);
+  t->n++;
+  return l;
+}
+
+static void set_str(char **dst, lp_str v) {
+  if (v.len == 0) return;
+  char *d = lp_strndup(v.ptr, v.len);
+  if (d == NULL) return;  /* keep the old value rather than lose the lead */
+  lp_free(*dst);
+  *dst = d;
+}
+
+/* Firmographics: the most recent observation in event time wins, field by field. */
+static void apply_firmographics(lp_lead *l, const lp_snippet *s) {
+  if (s->ts_ms < l->firmo_ts_ms) {
+    /* older evidence only fills what is still unknown */
+    if (l->name == NULL) set_str(&l->name, s->name);
+    if (l->industry == NULL) set_str(&l->industry, s->industry);
+    if (l->country[0] == '\0' && s->country.len == 2) memcpy(l->country, s->country.ptr, 2);
+    if (l->employees == 0) l->employees = s->employees;
+    return;
+  }
+  l->firmo_ts_ms = s->ts_ms;
+  set_str(&l->name, s->name);
+  set_str(&l->industry, s->industry);
+  if (s->country.len == 2) memcpy(l->country, s->country.ptr, 2);
+  if (s->employees > 0) l->employees = s->employees;
+}
+
+/* Keeps the newest evidence_cap snippets by event time: a full table replaces its oldest entry. */
+static void apply_evidence(lp_lead *l, uint32_t cap, const lp_snippet *s) {
+  lp_evidence *slot;
+  if (l->n_ev < cap) {
+    slot = &l->ev[l->n_ev++];
+  } else {
+    slot = &l->ev[0];
+    for (uint32_t i = 1; i < cap; i++)
+      if (l->ev[i].ts_ms < slot->ts_ms) slot = &l->ev[i];
+    if (slot->ts_ms > s->ts_ms) return;
+    evidence_clear(slot);
+  }
+  slot->snippet_id = lp_strndup(s->id.ptr, s->id.len);
+  slot->miner = lp_strndup(s->miner.ptr, s->miner.len);
+  slot->text = lp_strndup(s->text.ptr, s->text.len);
+  slot->url = s->url.len ? lp_strndup(s->url.ptr, s->url.len) : NULL;
+  slot->ts_ms = s->ts_ms;
+  slot->kind = s->kind;
+}
+
+static char *tech_name(lp_str v) {
+  char *d = lp_strndup(v.ptr, v.len);
+  if (d)
+    for (char *p = d; *p; p++) *p = (char)tolower((unsigned char)*p);
+  return d;
+}
+
+static void churn_push(lp_lead *l, lp_str tech, int64_t ts, int added) {
+  if (l->churn == NULL && (l->churn = lp_calloc(LP_LEAD_CHURN_CAP, sizeof(lp_churn))) == NULL) return;
+  lp_churn *c;
+  if (l->n_churn < LP_LEAD_CHURN_CAP) {
+    c = &l->churn[l->n_churn++];
+  } else {
+    c = &l->churn[l->churn_head];
+    l->churn_head = (l->churn_head + 1) % LP_LEAD_CHURN_CAP;
+    lp_free(c->tech);
+  }
+  c->tech = tech_name(tech);
+  c->ts_ms = ts;
+  c->added = (uint8_t)added;
+}
+
+static int tech_find(const lp_lead *l, const char *name) {
+  for (uint32_t i = 0; i < l->n_tech; i++)
+    if (strcmp(l->tech[i].name, name) == 0) return (int)i;
+  return -1;
+}
+
+static void apply_tech(lp_lead *l, const lp_snippet *s) {
+  for (uint32_t i = 0; i < s->n_tech_added; i++) {
+    churn_push(l, s->tech_added[i], s->ts_ms, 1);
+    char *name = tech_name(s->tech_added[i]);
+    if (name == NULL) continue;
+    int at = tech_find(l, name);
+    if (at >= 0 || l->n_tech >= LP_LEAD_TECH_CAP) {
+      if (at >= 0 && s->ts_ms < l->tech[at].since_ms) l->tech[at].since_ms = s->ts_ms;
+      lp_free(name);
+      continue;
+    }
+    if (l->n_tech == l->cap_tech) {
+      uint32_t cap = l->cap_tech ? l->cap_tech * 2 : 4;
+      lp_tech *nt = lp_realloc(l->tech, cap * sizeof(lp_tech));
+      if (nt == NULL) {
+        lp_free(name);
+        continue;
+      }
+      l->tech = nt;
+      l->cap_tech = cap;
+    }
+    l->tech[l->n_tech++] = (lp_tech){ name, s->ts_ms };
+  }
+  for (uint32_t i = 0; i < s->n_tech_removed; i++) {
+    churn_push(l, s->tech_removed[i], s->ts_ms, 0);
+    char *name = tech_name(s->tech_removed[i]);
+    if (name == NULL) continue;
+    int at = tech_find(l, name);
+    /* A removal older than the add it would undo is history, not the present. */
+    if (at >= 0 && s->ts_ms >= l->tech[at].since_ms) {
+      lp_free(l->tech[at].name);
+      l->tech[at] = l->tech[--l->n_tech];
+    }
+    lp_free(name);
+  }
+}
+
+int lp__leads_insert(lp_lead_table *t, lp_lead *l) {
+  if ((t->n + 1) * 4 > t->cap * 3 && grow(t) != LP_OK) return LP_ENOMEM;
+  slot_insert(t->slots, t->cap, l);
+  t->n++;
+  return LP_OK;
+}
+
+int lp_leads_apply_snippet(lp_lead_table *t, const lp_snippet *s) {
+  lp_lead *l = upsert(t, s->domain, s->domain_hash);
+  if (l == NULL) return LP_ENOMEM;
+  apply_firmographics(l, s);
+  apply_evidence(l, t->evidence_cap, s);
+  apply_tech(l, s);
+  l->snippets++;
+  if (s->ts_ms < l->first_ts_ms) l->first_ts_ms = s->ts_ms;
+  if (s->ts_ms > l->last_ts_ms) l->last_ts_ms = s->ts_ms;
+  return LP_OK;
+}
+
+int lp_leads_apply_outcome(lp_lead_table *t, const lp_outcome *o) {
+  lp_lead *l = upsert(t, o->domain, o->domain_hash);
+  if (l == NULL) return LP_ENOMEM;
+  if (o->event < LP_EVENT__COUNT) l->outcomes[o->event]++;
+  return LP_OK;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------------------- */
+
+static void json_kv_str(lp_buf *b, const char *key, const char *v, int comma) {
+  lp_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+  if (v) lp_buf_json_str(b, v, strlen(v));
+  else lp_buf_puts(b, "null");
+}
+
+static int cmp_ev_desc(const void *a, const void *b) {
+  const lp_evidence *x = *(const lp_evidence *const *)a, *y = *(const lp_evidence *const *)b;
+  if (x->ts_ms != y->ts_ms) return x->ts_ms < y->ts_ms ? 1 : -1;
+  return strcmp(x->snippet_id, y->snippet_id);
+}
+
+static void churn_json(const lp_lead *l, lp_buf *b) {
+  lp_buf_puts(b, ",\"churn\":[");
+  for (uint32_t k = 0; k < l->n_churn; k++) {
+    /* oldest first: the ring starts at churn_head once full */
+    const lp_churn *c = &l->churn[(l->churn_head + k) % (l->n_churn < LP_LEAD_CHURN_CAP ? l->n_churn : LP_LEAD_CHURN_CAP)];
+    lp_buf_puts(b, k ? ",{" : "{");
+    json_kv_str(b, "tech", c->tech, 0);
+    lp_buf_printf(b, ",\"change\":\"%s\",\"ts\":%lld}", c->added ? "added" : "removed", (long long)c->ts_ms);
+  }
+  lp_buf_puts(b, "]");
+}
+
+int lp_lead_to_json(const lp_lead *l, lp_buf *b) {
+  size_t start = b->len;
+  lp_buf_puts(b, "{");
+  json_kv_str(b, "domain", l->domain, 0);
+  json_kv_str(b, "name", l->name, 1);
+  json_kv_str(b, "industry", l->industry, 1);
+  if (l->employees > 0) lp_buf_printf(b, ",\"employees\":%lld", (long long)l->employees);
+  else lp_buf_puts(b, ",\"employees\":null");
+  json_kv_str(b, "country", l->country[0] ? l->country : NULL, 1);
+  lp_buf_printf(b, ",\"snippets\":%llu", (unsigned long long)l->snippets);
+  if (l->snippets) lp_buf_printf(b, ",\"first_ts\":%lld,\"last_ts\":%lld", (long long)l->first_ts_ms, (long long)l->last_ts_ms);
+  lp_buf_puts(b, ",\"outcomes\":{");
+  int any = 0;
+  for (uint32_t e = 0; e < LP_EVENT__COUNT; e++) {
+    if (l->outcomes[e] == 0) continue;
+    lp_buf_printf(b, "%s\"%s\":%u", any ? "," : "", lp_outcome_event_name(e), l->outcomes[e]);
+    any = 1;
+  }
+  lp_buf_puts(b, "},\"tech\":[");
+  for (uint32_t i = 0; i < l->n_tech; i++) {
+    if (i) lp_buf_puts(b, ",");
+    lp_buf_json_str(b, l->tech[i].name, strlen(l->tech[i].name));
+  }
+  lp_buf_puts(b, "]");
+  churn_json(l, b);
+  lp_buf_puts(b, ",\"evidence\":[");
+  const lp_evidence *order[1024];
+  uint32_t n = l->n_ev < 1024 ? l->n_ev : 1024;
+  for (uint32_t i = 0; i < n; i++) order[i] = &l->ev[i];
+  qsort(order, n, sizeof(order[0]), cmp_ev_desc);
+  for (uint32_t i = 0; i < n; i++) {
+    const lp_evidence *e = order[i];
+    lp_buf_puts(b, i ? ",{" : "{");
+    json_kv_str(b, "snippet_id", e->snippet_id, 0);
+    json_kv_str(b, "miner", e->miner, 1);
+    lp_buf_printf(b, ",\"kind\":\"%s\",\"ts\":%lld", lp_snippet_kind_name(e->kind), (long long)e->ts_ms);
+    json_kv_str(b, "text", e->text, 1);
+    if (e->url) json_kv_str(b, "url", e->url, 1);
+    lp_buf_puts(b, "}");
+  }
+  int rc = lp_buf_puts(b, "]}");
+  if (rc != LP_OK) b->len = start;
+  return rc;
+}

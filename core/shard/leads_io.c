@@ -1,0 +1,250 @@
+/*
+ * leads_io.c: the lead table to and from msgpack, for snapshots and checkpoints.
+ *
+ * Layout, version 1:  ["lp-leads", 1, [lead, ...]]
+ *   lead = [domain, name|nil, industry|nil, country, employees, firmo_ts, first_ts, last_ts, snippets,
+ *           [outcome counts...], [[tech, since], ...], [[tech, ts, added], ...] (oldest first),
+ *           [[snippet_id, miner, kind, ts, text, url|nil], ...]]
+ * A reader accepts any version <= its own and refuses a newer one by name; every field's type is checked,
+ * so a corrupt buffer is an error, never a crash or a half-read lead.
+ */
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "shard/leads.h"
+#include "worker/worker.h"
+
+#define LEADS_MAGIC "lp-leads"
+#define LEADS_VERSION 1
+
+static int buf_write(void *data, const char *p, size_t n) { return lp_buf_append(data, p, n) == LP_OK ? 0 : -1; }
+
+static void pack_str(msgpack_packer *pk, const char *s) {
+  if (s == NULL) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  size_t n = strlen(s);
+  msgpack_pack_str(pk, n);
+  msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_lead(msgpack_packer *pk, const lp_lead *l) {
+  msgpack_pack_array(pk, 13);
+  pack_str(pk, l->domain);
+  pack_str(pk, l->name);
+  pack_str(pk, l->industry);
+  pack_str(pk, l->country);
+  msgpack_pack_int64(pk, l->employees);
+  msgpack_pack_int64(pk, l->firmo_ts_ms);
+  msgpack_pack_int64(pk, l->first_ts_ms);
+  msgpack_pack_int64(pk, l->last_ts_ms);
+  msgpack_pack_uint64(pk, l->snippets);
+  msgpack_pack_array(pk, LP_EVENT__COUNT);
+  for (uint32_t e = 0; e < LP_EVENT__COUNT; e++) msgpack_pack_uint32(pk, l->outcomes[e]);
+  msgpack_pack_array(pk, l->n_tech);
+  for (uint32_t i = 0; i < l->n_tech; i++) {
+    msgpack_pack_array(pk, 2);
+    pack_str(pk, l->tech[i].name);
+    msgpack_pack_int64(pk, l->tech[i].since_ms);
+  }
+  msgpack_pack_array(pk, l->n_churn);
+  uint32_t ring = l->n_churn < LP_LEAD_CHURN_CAP ? (l->n_churn ? l->n_churn : 1) : LP_LEAD_CHURN_CAP;
+  for (uint32_t k = 0; k < l->n_churn; k++) {
+    const lp_churn *c = &l->churn[(l->churn_head + k) % ring];
+    msgpack_pack_array(pk, 3);
+    pack_str(pk, c->tech);
+    msgpack_pack_int64(pk, c->ts_ms);
+    if (c->added) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+  }
+  msgpack_pack_array(pk, l->n_ev);
+  for (uint32_t i = 0; i < l->n_ev; i++) {
+    const lp_evidence *e = &l->ev[i];
+    msgpack_pack_array(pk, 6);
+    pack_str(pk, e->snippet_id);
+    pack_str(pk, e->miner);
+    msgpack_pack_uint32(pk, e->kind);
+    msgpack_pack_int64(pk, e->ts_ms);
+    pack_str(pk, e->text);
+    pack_str(pk, e->url);
+  }
+}
+
+int lp_leads_save(const lp_lead_table *t, lp_buf *out) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, out, buf_write);
+  msgpack_pack_array(&pk, 3);
+  pack_str(&pk, LEADS_MAGIC);
+  msgpack_pack_uint32(&pk, LEADS_VERSION);
+  msgpack_pack_array(&pk, (uint32_t)t->n);
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slots[i]) pack_lead(&pk, t->slots[i]);
+  return out->data != NULL ? LP_OK : LP_ENOMEM;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------------- */
+
+typedef struct rd {
+  char *errstr;
+  size_t errstr_size;
+  int failed;
+} rd;
+
+static int fail(rd *r, const char *what) {
+  if (!r->failed) snprintf(r->errstr, r->errstr_size, "lead snapshot: %s", what);
+  r->failed = 1;
+  return LP_EINVAL;
+}
+
+static const msgpack_object *arr(rd *r, const msgpack_object *o, uint32_t min, const char *what) {
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < min) {
+    fail(r, what);
+    return NULL;
+  }
+  return o->via.array.ptr;
+}
+
+static int64_t i64(rd *r, const msgpack_object *o, const char *what) {
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) return o->via.u64 > INT64_MAX ? (fail(r, what), 0) : (int64_t)o->via.u64;
+  if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) return o->via.i64;
+  fail(r, what);
+  return 0;
+}
+
+/* A string field as a fresh copy; nil gives NULL when nil_ok. */
+static char *str(rd *r, const msgpack_object *o, int nil_ok, const char *what) {
+  if (o->type == MSGPACK_OBJECT_NIL && nil_ok) return NULL;
+  if (o->type != MSGPACK_OBJECT_STR) {
+    fail(r, what);
+    return NULL;
+  }
+  return lp_strndup(o->via.str.ptr, o->via.str.size);
+}
+
+static int read_tech(rd *r, lp_lead *l, const msgpack_object *o) {
+  const msgpack_object *a = arr(r, o, 0, "tech is not an array");
+  if (a == NULL) return LP_EINVAL;
+  uint32_t n = o->via.array.size;
+  if (n > LP_LEAD_TECH_CAP) return fail(r, "too many tech entries");
+  l->tech = n ? lp_calloc(n, sizeof(lp_tech)) : NULL;
+  l->cap_tech = n;
+  for (uint32_t i = 0; i < n && !r->failed; i++) {
+    const msgpack_object *t = arr(r, &a[i], 2, "tech entry");
+    if (t == NULL) break;
+    char *name = str(r, &t[0], 0, "tech name");
+    int64_t since = i64(r, &t[1], "tech since");
+    if (name == NULL) break;
+    l->tech[l->n_tech++] = (lp_tech){ name, since };
+  }
+  return r->failed ? LP_EINVAL : LP_OK;
+}
+
+static int read_churn(rd *r, lp_lead *l, const msgpack_object *o) {
+  const msgpack_object *a = arr(r, o, 0, "churn is not an array");
+  if (a == NULL) return LP_EINVAL;
+  uint32_t n = o->via.array.size;
+  if (n > LP_LEAD_CHURN_CAP) return fail(r, "too many churn entries");
+  if (n) l->churn = lp_calloc(LP_LEAD_CHURN_CAP, sizeof(lp_churn));
+  for (uint32_t i = 0; i < n && !r->failed; i++) {
+    const msgpack_object *c = arr(r, &a[i], 3, "churn entry");
+    if (c == NULL) break;
+    if (c[2].type != MSGPACK_OBJECT_BOOLEAN) return fail(r, "churn added flag");
+    char *tech = str(r, &c[0], 0, "churn tech");
+    if (tech == NULL) break;
+    l->churn[l->n_churn++] = (lp_churn){ tech, i64(r, &c[1], "churn ts"), (uint8_t)c[2].via.boolean };
+  }
+  return r->failed ? LP_EINVAL : LP_OK;
+}
+
+static int read_evidence(rd *r, lp_lead *l, uint32_t cap, const msgpack_object *o) {
+  const msgpack_object *a = arr(r, o, 0, "evidence is not an array");
+  if (a == NULL) return LP_EINVAL;
+  uint32_t n = o->via.array.size;
+  /* A snapshot taken with a larger evidence_per_lead keeps its newest `cap` (they are unordered: keep the
+   * first cap and let later applies evict by age; good enough across a config change). */
+  for (uint32_t i = 0; i < n && !r->failed && l->n_ev < cap; i++) {
+    const msgpack_object *e = arr(r, &a[i], 6, "evidence entry");
+    if (e == NULL) break;
+    lp_evidence *ev = &l->ev[l->n_ev];
+    ev->snippet_id = str(r, &e[0], 0, "evidence snippet_id");
+    ev->miner = str(r, &e[1], 0, "evidence miner");
+    int64_t kind = i64(r, &e[2], "evidence kind");
+    if (kind < 0 || kind >= LP_KIND__COUNT) return fail(r, "evidence kind out of range");
+    ev->kind = (uint32_t)kind;
+    ev->ts_ms = i64(r, &e[3], "evidence ts");
+    ev->text = str(r, &e[4], 0, "evidence text");
+    ev->url = str(r, &e[5], 1, "evidence url");
+    l->n_ev++;
+  }
+  return r->failed ? LP_EINVAL : LP_OK;
+}
+
+static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
+  const msgpack_object *f = arr(r, o, 13, "lead is not an array of 13");
+  if (f == NULL) return NULL;
+  lp_lead *l = lp_calloc(1, sizeof(*l));
+  l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence));
+  l->domain = str(r, &f[0], 0, "lead domain");
+  l->name = str(r, &f[1], 1, "lead name");
+  l->industry = str(r, &f[2], 1, "lead industry");
+  if (f[3].type != MSGPACK_OBJECT_STR || f[3].via.str.size > 2) fail(r, "lead country");
+  else memcpy(l->country, f[3].via.str.ptr, f[3].via.str.size);
+  l->employees = i64(r, &f[4], "lead employees");
+  l->firmo_ts_ms = i64(r, &f[5], "lead firmo_ts");
+  l->first_ts_ms = i64(r, &f[6], "lead first_ts");
+  l->last_ts_ms = i64(r, &f[7], "lead last_ts");
+  l->snippets = (uint64_t)i64(r, &f[8], "lead snippets");
+  const msgpack_object *oc = arr(r, &f[9], 0, "lead outcomes");
+  if (oc)
+    for (uint32_t e = 0; e < f[9].via.array.size && e < LP_EVENT__COUNT; e++)
+      l->outcomes[e] = (uint32_t)i64(r, &oc[e], "outcome count");
+  if (!r->failed) read_tech(r, l, &f[10]);
+  if (!r->failed) read_churn(r, l, &f[11]);
+  if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
+  if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
+  return l;
+}
+
+int lp_leads_load(lp_lead_table *t, const void *data, size_t len, char *errstr, size_t errstr_size) {
+  rd r = { errstr, errstr_size, 0 };
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+    msgpack_unpacked_destroy(&u);
+    return fail(&r, "not msgpack");
+  }
+  const msgpack_object *top = arr(&r, &u.data, 3, "not a lead snapshot");
+  int rc = LP_OK;
+  if (top == NULL || top[0].type != MSGPACK_OBJECT_STR || top[0].via.str.size != strlen(LEADS_MAGIC) ||
+      memcmp(top[0].via.str.ptr, LEADS_MAGIC, top[0].via.str.size) != 0) {
+    rc = fail(&r, "bad magic");
+  } else {
+    int64_t ver = i64(&r, &top[1], "version");
+    if (!r.failed && (ver < 1 || ver > LEADS_VERSION)) {
+      snprintf(errstr, errstr_size, "lead snapshot: version %lld is newer than this leadpoet reads (%d)",
+               (long long)ver, LEADS_VERSION);
+      r.failed = 1;
+    }
+    const msgpack_object *leads = r.failed ? NULL : arr(&r, &top[2], 0, "leads is not an array");
+    for (uint32_t i = 0; leads && i < top[2].via.array.size && !r.failed; i++) {
+      lp_lead *l = read_lead(&r, t, &leads[i]);
+      if (l == NULL) break;
+      if (r.failed || l->domain == NULL || lp_leads_get(t, l->domain, strlen(l->domain), l->hash) != NULL) {
+        if (!r.failed) fail(&r, "duplicate lead");
+        lp__lead_free(l, t->evidence_cap);
+        break;
+      }
+      if (lp__leads_insert(t, l) != LP_OK) {
+        lp__lead_free(l, t->evidence_cap);
+        fail(&r, "out of memory");
+      }
+    }
+    if (r.failed) rc = LP_EINVAL;
+  }
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}

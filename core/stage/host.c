@@ -1,0 +1,87 @@
+/* host.c: the host API table, the one way a stage reaches the core. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "stage/stage_int.h"
+
+/* The stage's text becomes the line's msg; stage=<name> is added as a key=value. */
+static void host_log(int level, const char *stage, const char *fmt, ...) {
+  if (level > lp_log_level()) return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof(msg), fmt != NULL ? fmt : "", ap);
+  va_end(ap);
+  if (n < 0) msg[0] = '\0';
+  /* msg is printed inside double quotes: keep the line parseable */
+  for (char *p = msg; *p != '\0'; p++) {
+    if (*p == '"') *p = '\'';
+    else if (*p == '\n' || *p == '\r') *p = ' ';
+  }
+  lp_log(level, msg, "stage=%s", stage != NULL ? stage : "unknown");
+}
+
+/* Builds leadpoet_stage_<name>_total (the stage goes in a label, so stages can share a family):
+ * characters a metric name cannot hold become '_', and a
+ * "_total" the stage already put at the end is not doubled. Returns 0, or -1 when nothing valid is left. */
+static int counter_name(char *out, size_t cap, const char *name) {
+  char clean[96];
+  size_t n = strlen(name);
+  if (n == 0 || n >= sizeof(clean)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    clean[i] = ok ? c : '_';
+  }
+  clean[n] = '\0';
+  if (n >= 6 && strcmp(clean + n - 6, "_total") == 0) clean[n -= 6] = '\0';
+  if (n == 0) return -1;
+  int w = snprintf(out, cap, "leadpoet_stage_%s_total", clean);
+  return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
+/* Registers (or finds) the counter in the default registry. Returns NULL without a default registry,
+ * for a bad name, or when the family exists with other labels (a family is either always or never given a
+ * label; counter_add(NULL) is a no-op). */
+static lp_counter *host_counter(const char *stage, const char *name, const char *help, const char *label) {
+  lp_metrics *m = lp_metrics_default();
+  if (m == NULL || stage == NULL || name == NULL || stage[0] == '\0') return NULL;
+  for (const char *p = stage; *p != '\0'; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return NULL;
+  char full[192];
+  if (counter_name(full, sizeof(full), name) != 0) return NULL;
+  static const char *const with_label[] = { "stage", "label" };
+  const char *values[] = { stage, label };
+  lp_metric_family *f = lp_metrics_family(m, LP_METRIC_COUNTER, full, help != NULL ? help : "Stage counter.",
+                                          with_label, label != NULL ? 2 : 1, NULL, 0);
+  if (f == NULL) return NULL;
+  return (lp_counter *)lp_metrics_series(f, values);
+}
+
+static void host_counter_add(lp_counter *c, uint64_t n) {
+  if (c != NULL) lp_counter_add((lp_metric *)c, n);
+}
+
+static int64_t host_now_ms(void) { return lp_now_ms(); }
+
+static const lp_host_api g_host = {
+  .abi_major = LP_STAGE_ABI_MAJOR,
+  .abi_minor = LP_STAGE_ABI_MINOR,
+  .struct_size = (uint32_t)sizeof(lp_host_api),
+  .log = host_log,
+  .malloc = lp_malloc,
+  .calloc = lp_calloc,
+  .realloc = lp_realloc,
+  .free = lp_free,
+  .counter = host_counter,
+  .counter_add = host_counter_add,
+  .now_ms = host_now_ms,
+  .query_boost = lp_query_out_boost,
+  .query_exclude = lp_query_out_exclude,
+};
+
+const lp_host_api *lp_stage_host_api(void) { return &g_host; }

@@ -1,0 +1,72 @@
+# Shared by run.sh and test.sh: sourced, not run. Installs what is missing and builds.
+# Everything comes from Debian 12's packages (see shared/DEPENDENCIES.md).
+
+LP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Build and run dependencies; test-only ones are added by test.sh.
+LP_PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates
+  libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev libcriterion-dev
+  node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev
+  redis-server
+)
+
+lp_log() { printf '[leadpoet] %s\n' "$*" >&2; }
+lp_die() { printf '[leadpoet] error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the packages of "$@" that are not installed yet; does nothing (and needs no root) when all are.
+lp_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  lp_log "installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || lp_die "need root (or sudo) to install: ${missing[*]}"
+    sudo="sudo"
+  fi
+  # Debian's packages would start their services (redis, nginx) at install: we start our own.
+  local policy=/usr/sbin/policy-rc.d created=0
+  if [ ! -e "$policy" ] && [ -z "$sudo" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq || lp_die "apt-get update failed"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { [ $created -eq 1 ] && rm -f "$policy"; lp_die "apt-get install failed: ${missing[*]}"; }
+  [ $created -eq 1 ] && rm -f "$policy"
+  return 0
+}
+
+# lp_build DIR BUILD_TYPE [cmake args...]: configures (once) and builds.
+lp_build() {
+  local dir=$1 type=$2
+  shift 2
+  cmake -S "$LP_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || lp_die "cmake configure failed ($dir)"
+  cmake --build "$dir" -j"$(nproc)" -- --no-print-directory >/dev/null 2>"$dir.build.log" ||
+    { cat "$dir.build.log" >&2; lp_die "build failed ($dir)"; }
+}
+
+# A TCP port on 127.0.0.1 that is free now.
+lp_free_port() {
+  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# Waits until http://$1/healthz answers 200, up to $2 seconds.
+lp_wait_http() {
+  local addr=$1 secs=${2:-30} i
+  for ((i = 0; i < secs * 10; i++)); do
+    if exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null; then
+      printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+      if head -c 12 <&3 | grep -q '200'; then exec 3>&-; return 0; fi
+      exec 3>&-
+    fi
+    sleep 0.1
+  done
+  return 1
+}
