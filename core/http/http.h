@@ -85,7 +85,9 @@ void *lp_http_req_data(const lp_http_req *r);
 
 /* ---- Responses: exactly one per request ----------------------------------------------------------- */
 
-/* Adds a response header (copied) before responding. */
+/* Adds a response header (copied) before responding. LP_EINVAL for an empty name, CR/LF in either, or
+ * a framing header the server sets itself (Content-Length, Connection, Transfer-Encoding); LP_ESTATE
+ * once responded. */
 int lp_http_add_header(lp_http_req *r, const char *name, const char *value);
 /* Copies body. content_type may be NULL when len is 0. */
 int lp_http_respond(lp_http_req *r, int status, const char *content_type, const char *body, size_t len);

@@ -143,16 +143,38 @@ static int setup_metrics(lp_server *srv) {
 
 static void observe(void *ud, const char *route, int status, double seconds) {
   lp_server *srv = ud;
+  for (size_t i = 0; i < srv->n_route_cache; i++) {
+    if (srv->route_cache[i].status == status && strcmp(srv->route_cache[i].route, route) == 0) {
+      lp_counter_add(srv->route_cache[i].count, 1);
+      lp_histogram_observe(srv->route_cache[i].duration, seconds);
+      return;
+    }
+  }
   char code[8];
   snprintf(code, sizeof(code), "%d", status);
   const char *rc[] = { route, code }, *r[] = { route };
-  lp_counter_add(lp_metrics_series(srv->m_http_requests, rc), 1);
-  lp_histogram_observe(lp_metrics_series(srv->m_http_duration, r), seconds);
+  lp_metric *count = lp_metrics_series(srv->m_http_requests, rc);
+  lp_metric *duration = lp_metrics_series(srv->m_http_duration, r);
+  lp_counter_add(count, 1);
+  lp_histogram_observe(duration, seconds);
+  /* Route names are the route table's static strings (or the server's own), so the pointer stays valid. */
+  if (srv->n_route_cache < LP_ROUTE_CACHE)
+    srv->route_cache[srv->n_route_cache++] = (typeof(srv->route_cache[0])){ route, status, count, duration };
 }
 
 void lp__count_result(lp_server *srv, int outcomes, const char *result) {
+  for (size_t i = 0; i < srv->n_result_cache; i++) {
+    if (srv->result_cache[i].outcomes == outcomes && strcmp(srv->result_cache[i].code, result) == 0) {
+      lp_counter_add(srv->result_cache[i].m, 1);
+      return;
+    }
+  }
   const char *v[] = { result };
-  lp_counter_add(lp_metrics_series(outcomes ? srv->m_outcomes : srv->m_snippets, v), 1);
+  lp_metric *m = lp_metrics_series(outcomes ? srv->m_outcomes : srv->m_snippets, v);
+  lp_counter_add(m, 1);
+  /* Result codes are static strings (contract codes, event names, stage verdict codes). */
+  if (srv->n_result_cache < LP_RESULT_CACHE)
+    srv->result_cache[srv->n_result_cache++] = (typeof(srv->result_cache[0])){ outcomes, result, m };
 }
 
 /* ---- shutdown ------------------------------------------------------------------------------------- */

@@ -12,7 +12,8 @@
 #include "stages/ingest/ingest.h"
 #include "worker/worker.h"
 
-#define LP_RESULT_CODES 16
+#define LP_ROUTE_CACHE 64
+#define LP_RESULT_CACHE 64
 
 typedef struct lp_server {
   lp_config *cfg;
@@ -35,6 +36,12 @@ typedef struct lp_server {
   lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
   lp_metric *m_ring_backlog;
   lp_metric **m_leads_shard;       /* one per shard */
+
+  /* Series looked up once and kept: a lookup takes the registry's mutex, an update does not. */
+  struct { const char *route; int status; lp_metric *count, *duration; } route_cache[LP_ROUTE_CACHE];
+  size_t n_route_cache;
+  struct { int outcomes; const char *code; lp_metric *m; } result_cache[LP_RESULT_CACHE];
+  size_t n_result_cache;
 } lp_server;
 
 /* Per-worker state: the shards this worker owns (shard s lives at shards[s / workers]). Worker thread. */

@@ -9,12 +9,13 @@
 #include "stage/stage_int.h"
 
 /* The stage's text becomes the line's msg; stage=<name> is added as a key=value. */
+static void host_log(int level, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void host_log(int level, const char *stage, const char *fmt, ...) {
-  if (level > lp_log_level()) return;
+  if (level > lp_log_level() || fmt == NULL) return;
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt != NULL ? fmt : "", ap);
+  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   if (n < 0) msg[0] = '\0';
   /* msg is printed inside double quotes: keep the line parseable */
@@ -34,7 +35,9 @@ static int counter_name(char *out, size_t cap, const char *name) {
   if (n == 0 || n >= sizeof(clean)) return -1;
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    /* Prometheus names are snake_case here: upper case is folded, anything else becomes '_'. */
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     clean[i] = ok ? c : '_';
   }
   clean[n] = '\0';
@@ -56,7 +59,7 @@ static lp_counter *host_counter(const char *stage, const char *name, const char 
   if (counter_name(full, sizeof(full), name) != 0) return NULL;
   static const char *const with_label[] = { "stage", "label" };
   const char *values[] = { stage, label };
-  lp_metric_family *f = lp_metrics_family(m, LP_METRIC_COUNTER, full, help != NULL ? help : "Stage counter.",
+  lp_metric_family *f = lp_metrics_family(m, LP_METRIC_COUNTER, full, help != NULL && help[0] != '\0' ? help : "Stage counter.",
                                           with_label, label != NULL ? 2 : 1, NULL, 0);
   if (f == NULL) return NULL;
   return (lp_counter *)lp_metrics_series(f, values);

@@ -29,9 +29,12 @@ typedef struct ingest_stage {
 
 typedef struct fp_table {
   uint64_t *slots;   /* 0 = empty; a fingerprint of 0 is stored as 1 */
-  uint64_t nslots;
+  uint64_t nslots;   /* grows by doubling up to max_slots, so memory follows use, not capacity */
+  uint64_t max_slots;
   uint64_t count;
 } fp_table;
+
+#define FP_INITIAL_SLOTS 1024
 
 typedef struct ingest_shard {
   const ingest_stage *stage;
@@ -82,6 +85,19 @@ static void fp_put(fp_table *t, uint64_t fp) {
   t->count++;
 }
 
+/* Doubles the table (up to max_slots) and re-inserts every key. LP_ENOMEM leaves it unchanged. */
+static int fp_grow(const lp_host_api *host, fp_table *t) {
+  uint64_t n = t->nslots * 2 < t->max_slots ? t->nslots * 2 : t->max_slots;
+  uint64_t *slots = host->calloc(n, sizeof(uint64_t));
+  if (slots == NULL) return LP_ENOMEM;
+  fp_table g = { slots, n, t->max_slots, 0 };
+  for (uint64_t i = 0; i < t->nslots; i++)
+    if (t->slots[i] != 0) fp_put(&g, t->slots[i]);
+  host->free(t->slots);
+  *t = g;
+  return LP_OK;
+}
+
 static void fp_clear(fp_table *t) {
   memset(t->slots, 0, t->nslots * sizeof(uint64_t));
   t->count = 0;
@@ -90,7 +106,13 @@ static void fp_clear(fp_table *t) {
 /* Remembers fp; rotates generations first when the current one is full. */
 static void shard_remember(ingest_shard *s, uint64_t fp) {
   fp_table *cur = &s->gen[s->cur];
-  if (cur->count >= s->stage->capacity) {
+  /* Grow while under capacity; when growing fails for lack of memory, rotate early: the window of
+   * remembered keys shrinks, memory stays bounded, and nothing is misreported as a duplicate. */
+  int rotate = cur->count >= s->stage->capacity;
+  if (!rotate && (cur->count + 1) * 4 > cur->nslots * 3 && cur->nslots < cur->max_slots &&
+      fp_grow(s->stage->host, cur) != LP_OK)
+    rotate = cur->count + 1 >= cur->nslots;  /* keep one empty slot, so a probe always ends */
+  if (rotate) {
     s->cur ^= 1;
     cur = &s->gen[s->cur];
     fp_clear(cur);
@@ -150,11 +172,13 @@ static void ingest_shard_close(void *stage, void *shard_state) {
 static int ingest_shard_open(void *stage, uint32_t shard, void **shard_state) {
   const ingest_stage *st = stage;
   ingest_shard *s = st->host->calloc(1, sizeof(*s));
-  uint64_t nslots = st->capacity + st->capacity / 3 + 1;   /* load <= 3/4 when full */
+  uint64_t max_slots = st->capacity + st->capacity / 3 + 1;   /* load <= 3/4 when full */
+  uint64_t nslots = max_slots < FP_INITIAL_SLOTS ? max_slots : FP_INITIAL_SLOTS;
   if (!s) return LP_ENOMEM;
   s->stage = st;
   for (int g = 0; g < 2; g++) {
     s->gen[g].nslots = nslots;
+    s->gen[g].max_slots = max_slots;
     s->gen[g].slots = st->host->calloc(nslots, sizeof(uint64_t));
     if (!s->gen[g].slots) {
       ingest_shard_close(stage, s);

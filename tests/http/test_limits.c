@@ -197,8 +197,6 @@ Test(http_limits, client_that_does_not_read_is_closed) {
   l.max_output_bytes = 65536;
   fx *f = fx_start(&l);
   int fd = lpt_connect(f->port);
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   char reqs[4096] = "";
   for (int i = 0; i < 16; i++) strcat(reqs, "GET /big/4000000 HTTP/1.1\r\nHost: x\r\n\r\n");
   cr_assert_eq(lpt_send_all(fd, reqs, strlen(reqs)), 0);

@@ -69,7 +69,7 @@ Test(leads, evidence_keeps_the_newest_by_event_time) {
   lp_lead_table t;
   lp_leads_init(&t, 3);
   int64_t ts[] = { 50, 10, 40, 20, 30, 5 };
-  char id[8];
+  char id[16];
   for (int i = 0; i < 6; i++) {
     snprintf(id, sizeof(id), "e%d", i);
     lp_snippet s = snip(id, "acme.com", ts[i], "t");

@@ -19,9 +19,18 @@
  * the call: copy what you keep. A stage allocates through host->malloc/free so that its memory is counted.
  *
  * Errors. A callback returns LP_STAGE_CONTINUE (0) to pass the event on, LP_STAGE_DROP to drop it (with
- * verdict->code set to a short static reason such as "blocked_domain"), or a negative LP_E* code when the
- * stage itself failed. A stage that fails repeatedly is quarantined (skipped, counted, logged) instead of
- * taking the processor down.
+ * verdict->code set to a short static reason such as "blocked_domain"; left NULL, the stage's name is the
+ * code), or a negative LP_E* code when the stage itself failed. Any other value counts as a failure. A
+ * stage that fails 100 times in a row on a shard is quarantined there (skipped, counted in
+ * leadpoet_stage_errors_total{stage}, logged once) instead of taking the processor down; its state is then
+ * not saved. on_query's return value only reports failure: it cannot drop a query.
+ *
+ * Versions. Within ABI major 1, new descriptor fields take the place of reserved[] slots, so struct_size
+ * stays the same: a host reads a 1.x field only when the descriptor's abi_minor says it exists. A host
+ * refuses a descriptor whose abi_minor is newer than its own.
+ *
+ * Required callbacks: init and on_snippet; save and load come as a pair or not at all; every other
+ * callback may be NULL. Without shard_open, the per-shard callbacks receive the stage-wide state.
  */
 #ifndef LEADPOET_STAGE_H
 #define LEADPOET_STAGE_H
@@ -147,7 +156,8 @@ typedef struct lp_conf_key {
   const char *key;
   int type;                  /* enum lp_conf_type */
   const char *def;           /* default, as it would be written in the file */
-  double min, max;           /* inclusive bounds for numbers; min > max means unbounded */
+  double min, max;           /* inclusive bounds for numbers; min > max means unbounded; ignored for
+                                STRING and BOOL */
   size_t offset;             /* offsetof(your_conf, field) */
   const char *desc;
 } lp_conf_key;
@@ -161,7 +171,8 @@ typedef struct lp_host_api {
   uint16_t abi_minor;
   uint32_t struct_size;
 
-  /* Logging, one key=value line per call; any thread. */
+  /* Logging, one key=value line per call; any thread. The formatted text becomes the line's msg and the
+   * host adds stage=<name>. */
   void (*log)(int level, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
   /* Memory, counted by the host; any thread. */
@@ -179,7 +190,7 @@ typedef struct lp_host_api {
   int64_t (*now_ms)(void);
 
   /* Query contributions, from on_query only: add delta to the lead's score with a named signal, or take
-   * the lead out of this query's answer. */
+   * the lead (and its sub-domains) out of this query's answer. LP_ENOMEM past the per-query bound. */
   int (*query_boost)(lp_query_out *out, lp_str domain, double delta, const char *signal);
   int (*query_exclude)(lp_query_out *out, lp_str domain);
 
@@ -207,7 +218,8 @@ typedef struct lp_stage_desc {
 
   int (*on_snippet)(void *shard_state, const lp_snippet *s, lp_verdict *v);
   int (*on_outcome)(void *shard_state, const lp_outcome *o, lp_verdict *v);
-  /* Periodically (server.tick_interval), for housekeeping in small steps. */
+  /* Periodically (config key server.tick_interval), for housekeeping in small steps; now_ms is the wall
+   * clock. */
   void (*on_tick)(void *shard_state, int64_t now_ms);
   int (*on_query)(void *shard_state, const lp_query *q, lp_query_out *out);
 

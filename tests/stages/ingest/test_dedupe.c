@@ -118,25 +118,33 @@ Test(dedupe, generations_rotate_in_fixed_memory) {
   lp_verdict v = { 0 };
   char id[32];
   live_bytes = 0;
-  open_stage(&f, 1024);
-  size_t mem = live_bytes;
-  /* 1024 keys fill the current generation; 1024 more rotate it into previous: all 2048 are remembered. */
+  open_stage(&f, 4096);
+  size_t empty = live_bytes;
+  /* 4096 keys fill the current generation; 4096 more rotate it into previous: all 8192 are remembered.
+   * The tables grow with use, up to the bound. */
   for (int i = 0; i < 2048; i++) {
     snprintf(id, sizeof(id), "k%d", i);
     cr_assert_eq(snip(&f, "m", id, &v), LP_STAGE_CONTINUE);
   }
-  for (int i = 0; i < 2048; i += 97) {
+  cr_assert_gt(live_bytes, empty, "memory follows use");
+  for (int i = 2048; i < 8192; i++) {
+    snprintf(id, sizeof(id), "k%d", i);
+    cr_assert_eq(snip(&f, "m", id, &v), LP_STAGE_CONTINUE);
+  }
+  size_t mem = live_bytes;
+  cr_assert_leq(mem, 2 * (4096 + 4096 / 3 + 1) * sizeof(uint64_t) + 4096, "within the bound");
+  for (int i = 0; i < 8192; i += 97) {
     snprintf(id, sizeof(id), "k%d", i);
     cr_assert_eq(snip(&f, "m", id, &v), LP_STAGE_DROP, "key %d forgotten too early", i);
   }
-  /* One more rotation drops the oldest generation: the first 1024 keys are forgotten, the newest kept. */
-  for (int i = 2048; i < 3072 + 1; i++) {
+  /* One more rotation drops the oldest generation: the first 4096 keys are forgotten, the newest kept. */
+  for (int i = 8192; i < 12288 + 1; i++) {
     snprintf(id, sizeof(id), "k%d", i);
     cr_assert_eq(snip(&f, "m", id, &v), LP_STAGE_CONTINUE);
   }
   cr_assert_eq(snip(&f, "m", "k0", &v), LP_STAGE_CONTINUE, "the oldest generation is gone");
-  cr_assert_eq(snip(&f, "m", "k3000", &v), LP_STAGE_DROP);
-  cr_assert_eq(live_bytes, mem, "memory did not grow");
+  cr_assert_eq(snip(&f, "m", "k12000", &v), LP_STAGE_DROP);
+  cr_assert_eq(live_bytes, mem, "memory stays at its bound once both generations are full");
   close_stage(&f);
 }
 
