@@ -78,7 +78,7 @@ static void ingest_free(ingest_req *ir) {
 
 static void respond(ingest_req *ir) {
   lp_buf b = LP_BUF_INIT;
-  qsort(ir->rej, ir->n_rej, sizeof(rejection), cmp_rej);
+  if (ir->n_rej > 1) qsort(ir->rej, ir->n_rej, sizeof(rejection), cmp_rej);
   lp_buf_printf(&b, "{\"accepted\":%zu,\"rejected\":[", ir->accepted);
   for (size_t i = 0; i < ir->n_rej; i++) {
     lp_buf_printf(&b, "%s{\"index\":%zu,\"code\":\"%s\",\"message\":", i ? "," : "", ir->rej[i].index, ir->rej[i].code);

@@ -51,6 +51,7 @@ static const lp_stage_desc d_conf = { LP_STAGE_DESC_HEADER, .name = "conf", .con
                                       .conf_size = sizeof(test_conf), .init = init_conf, .on_snippet = pass };
 
 static void load_cfg(const char *text) {
+  lp_config_free(&cfg);  /* a test may load twice: the first config must not leak */
   memset(&cfg, 0, sizeof(cfg));
   int rc = lp_config_load_string(&cfg, text, "test.conf", err, sizeof(err));
   cr_assert_eq(rc, LP_OK, "config: %s", err);
@@ -63,7 +64,10 @@ static int load(const char *text, lp_stages **st) {
   return lp_stages_load_descs(st, &cfg, NULL, all, 5, err, sizeof(err));
 }
 
-static void fini(void) { lp_config_free(&cfg); }
+static void fini(void) {
+  lp_config_free(&cfg);
+  memset(&cfg, 0, sizeof(cfg));
+}
 
 TestSuite(stage_load, .fini = fini);
 
