@@ -57,14 +57,14 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
-# Waits until http://$1/healthz answers 200, up to $2 seconds.
+# Waits until http://$1/healthz answers 200, up to $2 seconds (bash's /dev/tcp: no curl needed).
 lp_wait_http() {
   local addr=$1 secs=${2:-30} i
   for ((i = 0; i < secs * 10; i++)); do
-    if exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null; then
-      printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
-      if head -c 12 <&3 | grep -q '200'; then exec 3>&-; return 0; fi
-      exec 3>&-
+    if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" &&
+        printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3 &&
+        head -c 12 <&3 | grep -q ' 200') 2>/dev/null; then
+      return 0
     fi
     sleep 0.1
   done
