@@ -79,6 +79,7 @@ typedef struct lp_config {
   struct {
     char *order;                /* comma-separated stage names, built-in or plugin */
     char *plugins;              /* comma-separated .so paths */
+    int64_t quarantine_after;   /* consecutive stage errors on a shard before it is skipped there */
   } stages;
 
   /* private: raw [stage.*] sections, the file name, allocations */

@@ -125,6 +125,8 @@ static const lp_conf_key stages_keys[] = {
       "comma-separated stage names, run in this order; built-in or from stages.plugins"),
   STR(stages, plugins, "",
       "comma-separated paths of stage plugins (.so) to load at start"),
+  KEY(stages, quarantine_after, LP_CONF_INT, "100", 1, 1000000,
+      "consecutive errors of a stage on a shard after which it is skipped there (quarantined)"),
   END
 };
 

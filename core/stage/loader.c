@@ -231,6 +231,8 @@ int lp_stages_load_descs(lp_stages **out, lp_config *cfg, lp_metrics *metrics, c
   load_ctx c = { 0 };
   lp_stages *st = lp_calloc(1, sizeof(*st));
   if (st == NULL) return LP_ENOMEM;
+  st->quarantine_after = cfg->stages.quarantine_after > 0 ? (uint32_t)cfg->stages.quarantine_after
+                                                          : LP_STAGE_QUARANTINE_AFTER;
   int rc = split_list(cfg->stages.order, "order", &c.names, &c.n_names, errstr, errstr_size);
   if (rc == LP_OK) rc = split_list(cfg->stages.plugins, "plugins", &c.paths, &c.n_paths, errstr, errstr_size);
   if (rc == LP_OK) rc = gather(&c, descs, n, errstr, errstr_size);

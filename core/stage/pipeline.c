@@ -47,7 +47,7 @@ void lp_stage_shard_close(lp_stage_shard *ss) {
   lp_free(ss);
 }
 
-/* Counts the error; at LP_STAGE_QUARANTINE_AFTER in a row the stage is skipped on this shard from now on,
+/* Counts the error; at stages.quarantine_after in a row the stage is skipped on this shard from now on,
  * and that is logged once. A success in between starts the run again. */
 void lp__stage_error(lp_stage_shard *ss, size_t i, int rc, const char *callback) {
   lp__stage *s = &ss->st->v[i];
@@ -56,7 +56,7 @@ void lp__stage_error(lp_stage_shard *ss, size_t i, int rc, const char *callback)
   sl->consecutive_errors++;
   lp_log_debug("stage error", "stage=%s shard=%u callback=%s error=\"%s\"", s->desc.name, (unsigned)ss->shard,
                callback, lp_strerror(rc));
-  if (sl->consecutive_errors >= LP_STAGE_QUARANTINE_AFTER && !sl->quarantined) {
+  if (sl->consecutive_errors >= ss->st->quarantine_after && !sl->quarantined) {
     sl->quarantined = 1;
     lp_log_error("stage quarantined on this shard: events pass through it untouched", "stage=%s shard=%u "
                  "consecutive_errors=%u last_callback=%s last_error=\"%s\"", s->desc.name, (unsigned)ss->shard,

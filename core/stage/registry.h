@@ -11,7 +11,7 @@
  * `leadpoet serve` exits 1.
  *
  * A stage callback that returns a negative code is counted (leadpoet_stage_errors_total{stage}); after
- * LP_STAGE_QUARANTINE_AFTER consecutive errors on a shard, the stage is skipped on that shard (logged
+ * stages.quarantine_after consecutive errors on a shard, the stage is skipped on that shard (logged
  * once) and events pass through it untouched. Per-stage latency goes to
  * leadpoet_pipeline_latency_seconds{stage}, sampled on one event in LP_STAGE_LATENCY_SAMPLE.
  *
@@ -31,7 +31,7 @@
 #include "stage/query_out.h"
 
 /* Consecutive errors of a stage on one shard before it is quarantined there. */
-#define LP_STAGE_QUARANTINE_AFTER 100
+#define LP_STAGE_QUARANTINE_AFTER 100   /* the default of stages.quarantine_after */
 /* One event in this many (a power of two) has its per-stage latency measured. */
 #define LP_STAGE_LATENCY_SAMPLE 64
 

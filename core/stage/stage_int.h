@@ -18,6 +18,7 @@ typedef struct lp__stage {
 struct lp_stages {
   lp__stage *v;
   size_t n;
+  uint32_t quarantine_after; /* stages.quarantine_after */
 };
 
 typedef struct lp__stage_slot {
@@ -37,7 +38,7 @@ struct lp_stage_shard {
 
 /* Copies a checked descriptor into a zeroed host-sized struct, reading no more than it declared. */
 void lp__stage_copy_desc(lp_stage_desc *dst, const lp_stage_desc *src);
-/* Counts a stage error on the shard and quarantines the stage at LP_STAGE_QUARANTINE_AFTER. */
+/* Counts a stage error on the shard and quarantines the stage at stages.quarantine_after. */
 void lp__stage_error(lp_stage_shard *ss, size_t i, int rc, const char *callback);
 
 #endif

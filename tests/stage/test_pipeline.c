@@ -261,6 +261,22 @@ Test(stage_pipeline, a_success_restarts_the_error_run) {
   lp_stages_free(st);
 }
 
+Test(stage_pipeline, quarantine_threshold_comes_from_the_config) {
+  lp_stages *st = load("flaky\nquarantine_after = 3");
+  lp_stage_shard *ss;
+  cr_assert_eq(lp_stage_shard_open(st, 1, &ss), LP_OK);
+  lp_snippet s = snippet("acme.com");
+  lp_verdict v;
+  errors_left = 1000;
+  lp_stage_shard_snippet(ss, &s, &v);
+  lp_stage_shard_snippet(ss, &s, &v);
+  cr_assert_not(lp_stage_shard_quarantined(ss, 0));
+  lp_stage_shard_snippet(ss, &s, &v);
+  cr_assert(lp_stage_shard_quarantined(ss, 0), "quarantined at the configured 3, not the default");
+  lp_stage_shard_close(ss);
+  lp_stages_free(st);
+}
+
 Test(stage_pipeline, latency_is_sampled_per_stage) {
   lp_stages *st = load("a, c");
   lp_stage_shard *ss;
