@@ -1,0 +1,136 @@
+/*
+ * index.h: the live inverted index of ONE shard, with BM25 scoring and block-max WAND top-k.
+ *
+ * Threading: an lp_index is owned by one thread (the shard's worker) and every function below must be
+ * called from that thread only; nothing is locked. Ownership: the index copies everything it is given;
+ * pointers passed in are only read during the call.
+ *
+ * Model. A document is a lead, named by a caller-chosen local doc id (< params.max_docs, ideally dense:
+ * the id indexes a table). Its text is a bag of terms, each with a non-negative real frequency
+ * (tf x the snippet's weight). put() replaces the whole document; the change is visible to the very next
+ * query (no refresh interval).
+ *
+ * Stored frequency. A weight is stored in 16 bits: the float32 nearest to it, with its mantissa rounded
+ * to 8 explicit bits (9 significant bits, relative error <= 0.2%, exact for integers up to 512).
+ * lp_index_tf_quantize() returns that stored value. Every score is computed from the stored values, so
+ * WAND and the exhaustive scorer agree bit for bit, and a reference model that applies
+ * lp_index_tf_quantize() agrees to rounding. Doc length = sum of the stored frequencies of its terms.
+ *
+ * Why this layout (see the comment at the top of index_int.h for the details): an LSM of segments. Puts go
+ * to a small mutable segment (uncompressed postings, hashed by term); past params.mem_postings it is sealed
+ * (O(1)) and step() rewrites it into an immutable segment whose postings are compressed in blocks of 128
+ * (doc ids: delta + streamvbyte; tf: 16-bit codes), each block with its last doc id, max tf and min doc
+ * length, from which block upper bounds are computed AT QUERY TIME for the current N, avgdl, df and BM25
+ * parameters, so they stay true bounds however the collection changes. A doc's current version lives in
+ * exactly one segment (the doc table says which); postings of older versions are dead and skipped, and
+ * step() drops them while merging segments. A doc's score therefore comes from one segment only, which
+ * lets every segment be searched on its own with one shared top-k heap. df counts live docs exactly: a
+ * compact per-doc list of term ids (delta + streamvbyte) is kept to decrement df on replace and delete.
+ */
+#ifndef LP_INDEX_H
+#define LP_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadpoet/common.h"
+
+#define LP_INDEX_MAX_TERM_LEN 255        /* bytes of one term */
+#define LP_INDEX_MAX_DOC_TERMS (1u << 20)  /* terms in one put() */
+#define LP_INDEX_MAX_QUERY_TERMS 64      /* terms in one query */
+#define LP_INDEX_MIN_WEIGHT 1e-30        /* accepted range of a term weight (document or query) */
+#define LP_INDEX_MAX_WEIGHT 1e30
+
+typedef struct lp_index lp_index;
+
+typedef struct lp_index_params {
+  double k1;              /* BM25 k1, >= 0 (default 1.2) */
+  double b;               /* BM25 b, in [0, 1] (default 0.75) */
+  uint32_t max_docs;      /* doc ids must be < max_docs; 1 .. 2^31 (default 2^24) */
+  uint32_t mem_postings;  /* the mutable segment is sealed once it holds this many postings (default 65536) */
+  uint32_t merge_factor;  /* step() merges this many segments of similar size, 2..16 (default 4) */
+  double reclaim_dead;    /* step() rewrites a segment alone once this share of it is dead, (0, 1] (default 0.5) */
+} lp_index_params;
+
+/* A term with its weight: a document term (weight = its frequency) or a query term (weight = qw). */
+typedef struct lp_index_term {
+  const char *ptr;
+  size_t len;     /* 1 .. LP_INDEX_MAX_TERM_LEN */
+  double weight;  /* finite, LP_INDEX_MIN_WEIGHT .. LP_INDEX_MAX_WEIGHT */
+} lp_index_term;
+
+typedef struct lp_index_hit {
+  uint32_t doc;
+  double score;
+} lp_index_hit;
+
+/* Collection statistics supplied by the caller, to score several shards on shared statistics. df[i] is the
+ * document frequency of query term i (same order as the query); n_docs >= 1, avgdl > 0, df[i] <= n_docs. */
+typedef struct lp_index_collstats {
+  uint64_t n_docs;
+  double avgdl;
+  const uint64_t *df;
+} lp_index_collstats;
+
+typedef struct lp_index_stats {
+  uint64_t docs;             /* live documents (N) */
+  uint64_t postings;         /* live postings: sum over live docs of their distinct terms */
+  uint64_t stored_postings;  /* postings held by all segments, dead ones included */
+  uint64_t terms;            /* terms with df > 0 */
+  uint32_t segments;         /* mutable + sealed + compressed */
+  double sum_dl;             /* sum of live doc lengths (avgdl = sum_dl / docs) */
+  size_t bytes;              /* memory held by the index (tables, postings, dictionary, scratch) */
+  double bytes_per_posting;  /* bytes / postings (0 when empty) */
+} lp_index_stats;
+
+/* Fills p with the defaults above. Any thread. */
+void lp_index_params_default(lp_index_params *p);
+
+/* Creates an empty index; p NULL = defaults. On a bad parameter returns LP_EINVAL with the reason in
+ * errstr. The caller owns *out and frees it with lp_index_free. Any thread; the index then belongs to
+ * the thread that uses it. */
+int lp_index_new(lp_index **out, const lp_index_params *p, char *errstr, size_t errstr_size);
+
+/* Frees the index and everything it holds. NULL is allowed. Owning thread. */
+void lp_index_free(lp_index *idx);
+
+/* The reason of the last error returned by a call on idx (empty string before any). Owning thread. */
+const char *lp_index_errstr(const lp_index *idx);
+
+/* Replaces document doc by terms[0..n) (n may be 0: a live document with no terms, length 0). A term given
+ * twice has its weights summed. Queryable as soon as this returns. Errors leave the index unchanged:
+ * LP_EINVAL (doc out of range, bad term or weight), LP_ENOMEM. Owning thread. */
+int lp_index_put(lp_index *idx, uint32_t doc, const lp_index_term *terms, size_t n);
+
+/* Removes document doc. LP_ENOENT when it is not in the index. Owning thread. */
+int lp_index_delete(lp_index *idx, uint32_t doc);
+
+/* Top-k by BM25 with block-max WAND. q: the query terms (duplicates merged by summing their weights;
+ * terms unknown to the index match nothing); cs: external statistics, NULL = the index's own. Writes up to
+ * k hits to hits[] (room for k), sorted by score desc then doc asc, and their count to *nhits. k = 0 or a
+ * bad term/statistic: LP_EINVAL. Allocates nothing. Owning thread. */
+int lp_index_topk(lp_index *idx, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                  size_t k, lp_index_hit *hits, size_t *nhits);
+
+/* The same answer computed the slow way: every live doc containing a query term is scored. For tests and
+ * benchmarks; allocates a per-call accumulator. Owning thread. */
+int lp_index_topk_exhaustive(lp_index *idx, const lp_index_term *q, size_t nq,
+                             const lp_index_collstats *cs, size_t k, lp_index_hit *hits, size_t *nhits);
+
+/* Background maintenance: seals-to-compressed conversion, merges, reclaiming dead postings. Does about
+ * `budget` postings of work (>= 1; a single term's list is never split, so one call may exceed the budget
+ * by the longest list of one segment) and returns; *more (may be NULL) is set to 1 when work remains.
+ * Queries see a consistent index between any two calls. LP_EINVAL for budget 0, LP_ENOMEM (the merge in
+ * progress is abandoned, the index stays correct). Owning thread. */
+int lp_index_step(lp_index *idx, size_t budget, int *more);
+
+/* Current figures (see lp_index_stats). Owning thread. */
+void lp_index_stats_get(const lp_index *idx, lp_index_stats *st);
+
+/* Live document frequency of one term (0 when unknown), for shared statistics. Owning thread. */
+uint64_t lp_index_df(const lp_index *idx, const char *term, size_t len);
+
+/* The frequency the index stores for weight w (see "Stored frequency" above). Any thread. */
+double lp_index_tf_quantize(double w);
+
+#endif

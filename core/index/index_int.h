@@ -1,0 +1,192 @@
+/*
+ * index_int.h: internals of the shard index, shared by index.c, dict.c, segment.c, merge.c and query.c.
+ *
+ * Liveness. The doc table says, for each doc id, which segment holds its current version (seg id, 0 =
+ * absent) and, in a mutable segment, which slot. A posting is live iff its segment (and slot) is the one
+ * the doc table names. A replaced doc's old postings thus die in O(1), without touching them; they are
+ * skipped by cursors and dropped when step() rewrites their segment. Seg ids only grow, so a dead
+ * posting never comes back to life.
+ *
+ * One segment per doc. Since a doc is live in exactly one segment, a doc's BM25 score is a sum over the
+ * postings of one segment; WAND runs segment by segment over one shared heap. In a mutable segment the
+ * postings are in slot order (slots are appended), which is the order WAND walks there; the heap breaks
+ * ties with the real doc id, and WAND only skips a doc whose upper bound is strictly below the threshold,
+ * so the k-th place is exact whatever the order docs are met in.
+ *
+ * Exact scores. Each term's contribution is computed by one function (lp__ix_contrib) and a doc's score
+ * is the sum of its contributions in query-term order, in both scorers, so WAND and exhaustive agree bit
+ * for bit. Upper bounds are inflated by LP_IX_UB_SLACK so that rounding can never make a bound smaller
+ * than the score it bounds.
+ */
+#ifndef LP_INDEX_INT_H
+#define LP_INDEX_INT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "index/index.h"
+
+#define LP_IX_BLOCK 128
+#define LP_IX_END UINT32_MAX
+#define LP_IX_NONE UINT32_MAX   /* empty slot of a hash table */
+#define LP_IX_PAD 16            /* streamvbyte's decoder may read this far past its input */
+#define LP_IX_UB_SLACK (1.0 + 1e-12)
+#define LP_IX_MAX_MERGE 16
+#define LP_IX_MAX_SEGS 32       /* more compressed segments than this forces a merge */
+
+typedef struct ix_doc {
+  uint32_t seg;       /* id of the segment holding the current version; 0 = absent */
+  uint32_t slot;      /* index of the doc in that segment's docs[] */
+  double dl;          /* doc length: sum of the stored frequencies */
+  uint8_t *fwd;       /* sorted term ids, delta + streamvbyte, LP_IX_PAD bytes of padding */
+  uint32_t nterms;
+  uint32_t fwd_bytes;
+} ix_doc;
+
+typedef struct ix_term {
+  char *s;            /* NULL = free id */
+  uint32_t len;
+  uint32_t hash;
+  uint32_t df;        /* live docs containing the term */
+  uint32_t refs;      /* segments holding a posting list of the term */
+} ix_term;
+
+/* A posting list of a mutable segment, in slot order. */
+typedef struct ix_mlist {
+  uint32_t tid;
+  uint32_t n, cap;
+  uint32_t *slots;
+  uint16_t *tfs;
+  uint16_t max_tf;
+  double min_dl;
+} ix_mlist;
+
+/* A block of 128 postings of a compressed segment. Data at off: doc deltas (streamvbyte, from the previous
+ * block's last doc) then n 16-bit tf codes. min_dl is rounded down so bounds stay bounds. */
+typedef struct ix_block {
+  uint32_t last;
+  uint32_t off;
+  uint16_t max_tf;
+  uint16_t n;
+  float min_dl;
+} ix_block;
+
+typedef struct ix_fterm {
+  uint32_t tid;
+  uint32_t n;         /* postings */
+  uint32_t blk0;      /* first block in the segment's blocks[] */
+  uint32_t nblk;
+  uint16_t max_tf;
+  float min_dl;
+} ix_fterm;
+
+enum { IX_MEM = 1, IX_FROZEN = 2 };
+
+typedef struct ix_seg {
+  int kind;
+  uint32_t id;
+  int busy;                 /* an input of the merge in progress */
+  uint64_t stored;          /* postings held, dead included */
+  uint64_t live;            /* live postings */
+  uint32_t live_docs;
+  uint32_t *docs;           /* doc id per slot (mutable) / per position (compressed) */
+  uint32_t ndocs, cap_docs;
+  /* IX_MEM */
+  ix_mlist *lists;
+  uint32_t nlists, cap_lists;
+  uint32_t *map;            /* tid -> list index, open addressing on tid */
+  uint32_t map_cap;
+  /* IX_FROZEN */
+  ix_fterm *terms;          /* sorted by tid */
+  uint32_t nterms, cap_terms;
+  ix_block *blocks;
+  uint32_t nblocks, cap_blocks;
+  uint8_t *data;
+  size_t data_len, data_cap;
+} ix_seg;
+
+typedef struct ix_job {
+  int active;
+  ix_seg *in[LP_IX_MAX_MERGE];
+  uint32_t nin;
+  uint32_t *tids;           /* union of the inputs' terms, sorted */
+  uint32_t ntids, next;
+  ix_seg *out;
+  uint32_t *tdocs;          /* gather buffers */
+  uint16_t *ttfs;
+  uint64_t *tpairs;
+  size_t tcap;
+} ix_job;
+
+typedef struct ix_cursor ix_cursor;
+
+struct lp_index {
+  lp_index_params p;
+  ix_doc *docs;
+  uint32_t docs_cap;
+  ix_term *terms;
+  uint32_t nterms, cap_terms;   /* ids handed out so far (high-water) */
+  uint32_t *free_tids;
+  uint32_t nfree, cap_free;
+  uint32_t *dict;               /* term hash table of ids */
+  uint32_t dict_cap, dict_used;
+  uint64_t live_terms, term_bytes;
+  ix_seg **segs;                /* all queryable segments; mem is one of them */
+  uint32_t nsegs, cap_segs;
+  ix_seg *mem;                  /* the mutable segment receiving puts (NULL until the next put) */
+  uint32_t next_seg_id;
+  ix_job job;
+  uint64_t live_docs, live_postings, fwd_bytes;
+  double sum_dl;
+  void *scratch;                /* put()'s term entries and decode buffer */
+  size_t scratch_cap;
+  ix_cursor *cursors;           /* LP_INDEX_MAX_QUERY_TERMS of them */
+  char err[192];
+};
+
+/* Formats the reason of an error into idx->err and returns code. */
+int lp__ix_fail(lp_index *ix, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lp__ix_grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
+int lp__ix_grow_sz(void **p, size_t *cap, size_t need, size_t elem);
+
+/* dict.c: the term dictionary. */
+int lp__ix_dict_find(const lp_index *ix, const char *s, size_t n, uint32_t *tid);
+int lp__ix_dict_intern(lp_index *ix, const char *s, size_t n, uint32_t *tid);
+void lp__ix_term_release(lp_index *ix, uint32_t tid);
+void lp__ix_dict_free(lp_index *ix);
+
+/* segment.c */
+ix_seg *lp__ix_seg_new(lp_index *ix, int kind);
+void lp__ix_seg_free(lp_index *ix, ix_seg *s);
+ix_seg *lp__ix_seg_find(const lp_index *ix, uint32_t id);
+int lp__ix_seg_add(lp_index *ix, ix_seg *s);
+void lp__ix_seg_remove(lp_index *ix, ix_seg *s);
+ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid);
+int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n);
+const ix_fterm *lp__ix_frozen_term(const ix_seg *s, uint32_t tid);
+uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs);
+size_t lp__ix_seg_bytes(const ix_seg *s);
+
+/* query.c */
+size_t lp__ix_cursor_size(void);
+
+/* merge.c */
+void lp__ix_job_abort(lp_index *ix);
+
+static inline double lp__ix_tf(uint16_t code) {
+  uint32_t bits = (uint32_t)code << 15;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return (double)f;
+}
+
+/* Is posting (seg s, slot-or-doc key) the live version of its doc? */
+static inline int lp__ix_live(const lp_index *ix, const ix_seg *s, uint32_t key) {
+  if (s->kind == IX_MEM) {
+    const ix_doc *d = &ix->docs[s->docs[key]];
+    return d->seg == s->id && d->slot == key;
+  }
+  return ix->docs[key].seg == s->id;
+}
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * query.c: BM25 top-k, by block-max WAND (Ding & Suel 2011) and by exhaustive scoring.
+ *
+ * WAND runs segment by segment (a doc is live in one segment only, see index_int.h) over one shared heap
+ * of the k best (score desc, doc asc). Per segment: cursors sorted by current key; the pivot is the first
+ * cursor at which the sum of term upper bounds reaches the threshold; a shallow move of the cursors up to
+ * the pivot sums their block bounds for the pivot doc; if even that is below the threshold, the cursor with
+ * the largest bound jumps past the nearest block end; otherwise the pivot doc is evaluated in full (or the
+ * cursors before it are moved onto it). A doc is skipped only when its bound is STRICTLY below the k-th
+ * score, and the heap breaks ties by doc id, so ties at the k-th place come out as in the exhaustive order.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "base/alloc.h"
+#include "index/index_int.h"
+
+struct ix_cursor {
+  uint32_t key;            /* current doc id (compressed) or slot (mutable); LP_IX_END when done */
+  uint32_t qi;
+  double w;                /* qw x idf */
+  double ub;               /* bound of the whole list in this segment */
+  const ix_seg *s;
+  const ix_fterm *t;
+  const ix_mlist *l;
+  uint32_t blk, dec, pos, n, sblk;
+  uint32_t docs[LP_IX_BLOCK];
+  uint16_t tfs[LP_IX_BLOCK];
+};
+
+size_t lp__ix_cursor_size(void) { return sizeof(struct ix_cursor); }
+
+typedef struct bm25 {
+  double k1, b, k1p1, avgdl;
+} bm25;
+
+typedef struct qterm {
+  uint32_t tid;
+  double qw, w;
+  uint64_t df;
+} qterm;
+
+/* The one formula both scorers use, so that their scores agree bit for bit. */
+static inline double contrib(const bm25 *m, double w, double tf, double dl) {
+  return w * (tf * m->k1p1) / (tf + m->k1 * (1.0 - m->b + m->b * dl / m->avgdl));
+}
+
+static int check_query(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k) {
+  if (k == 0) return lp__ix_fail(ix, LP_EINVAL, "k must be >= 1");
+  if (nq > LP_INDEX_MAX_QUERY_TERMS) return lp__ix_fail(ix, LP_EINVAL, "%zu query terms: at most %d", nq, LP_INDEX_MAX_QUERY_TERMS);
+  if (nq && !q) return lp__ix_fail(ix, LP_EINVAL, "query terms are NULL");
+  for (size_t i = 0; i < nq; i++) {
+    if (q[i].len < 1 || q[i].len > LP_INDEX_MAX_TERM_LEN || !q[i].ptr)
+      return lp__ix_fail(ix, LP_EINVAL, "query term %zu: length %zu not in 1..%d", i, q[i].len, LP_INDEX_MAX_TERM_LEN);
+    if (!(q[i].weight >= LP_INDEX_MIN_WEIGHT && q[i].weight <= LP_INDEX_MAX_WEIGHT))
+      return lp__ix_fail(ix, LP_EINVAL, "query term %zu: weight %g not in [1e-30, 1e30]", i, q[i].weight);
+  }
+  if (!cs) return LP_OK;
+  if (cs->n_docs < 1) return lp__ix_fail(ix, LP_EINVAL, "collection stats: n_docs must be >= 1");
+  if (!(cs->avgdl > 0 && isfinite(cs->avgdl))) return lp__ix_fail(ix, LP_EINVAL, "collection stats: avgdl must be > 0");
+  if (nq && !cs->df) return lp__ix_fail(ix, LP_EINVAL, "collection stats: df is NULL");
+  for (size_t i = 0; i < nq; i++)
+    if (cs->df[i] > cs->n_docs) return lp__ix_fail(ix, LP_EINVAL, "collection stats: df[%zu] > n_docs", i);
+  return LP_OK;
+}
+
+/* Resolves the query into distinct known terms with their weight qw x idf; *nqt = 0 when nothing can match. */
+static int prepare(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k,
+                   qterm *qt, uint32_t *nqt, bm25 *m) {
+  int rc = check_query(ix, q, nq, cs, k);
+  if (rc != LP_OK) return rc;
+  *nqt = 0;
+  uint64_t n = cs ? cs->n_docs : ix->live_docs;
+  m->k1 = ix->p.k1;
+  m->b = ix->p.b;
+  m->k1p1 = ix->p.k1 + 1.0;
+  m->avgdl = cs ? cs->avgdl : (n ? ix->sum_dl / (double)n : 0);
+  if (ix->live_postings == 0 || !(m->avgdl > 0)) return LP_OK;
+  for (size_t i = 0; i < nq; i++) {
+    uint32_t tid, j;
+    if (lp__ix_dict_find(ix, q[i].ptr, q[i].len, &tid) != LP_OK || ix->terms[tid].df == 0) continue;
+    for (j = 0; j < *nqt && qt[j].tid != tid; j++) {}
+    if (j < *nqt) {
+      qt[j].qw += q[i].weight;
+      continue;
+    }
+    qt[(*nqt)++] = (qterm){ .tid = tid, .qw = q[i].weight, .df = cs ? cs->df[i] : ix->terms[tid].df };
+  }
+  for (uint32_t j = 0; j < *nqt; j++) {
+    double df = (double)qt[j].df;
+    qt[j].w = qt[j].qw * log(1.0 + ((double)n - df + 0.5) / (df + 0.5));
+  }
+  return LP_OK;
+}
+
+/* ---- the k-best heap: root = the worst hit ---- */
+
+static int worse(const lp_index_hit *a, const lp_index_hit *b) {
+  return a->score < b->score || (a->score == b->score && a->doc > b->doc);
+}
+
+static void heap_offer(lp_index_hit *h, size_t *n, size_t k, uint32_t doc, double score) {
+  lp_index_hit x = { doc, score };
+  size_t i;
+  if (*n < k) {
+    for (i = (*n)++; i > 0 && worse(&x, &h[(i - 1) / 2]); i = (i - 1) / 2) h[i] = h[(i - 1) / 2];
+    h[i] = x;
+    return;
+  }
+  if (!worse(&h[0], &x)) return;
+  for (i = 0;;) {
+    size_t c = 2 * i + 1;
+    if (c >= *n) break;
+    if (c + 1 < *n && worse(&h[c + 1], &h[c])) c++;
+    if (!worse(&h[c], &x)) break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = x;
+}
+
+static int hit_cmp(const void *a, const void *b) {
+  const lp_index_hit *x = a, *y = b;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return x->doc < y->doc ? -1 : (x->doc > y->doc);
+}
+
+/* ---- cursors ---- */
+
+/* Moves c to its first live posting with key >= target. */
+static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
+  if (c->l) {
+    const ix_mlist *l = c->l;
+    if (c->pos < l->n && l->slots[c->pos] < target) {
+      uint32_t lo = c->pos, hi = l->n;
+      while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (l->slots[mid] < target) lo = mid + 1;
+        else hi = mid;
+      }
+      c->pos = lo;
+    }
+    while (c->pos < l->n && !lp__ix_live(ix, c->s, l->slots[c->pos])) c->pos++;
+    c->key = c->pos < l->n ? l->slots[c->pos] : LP_IX_END;
+    return;
+  }
+  const ix_block *bl = c->s->blocks + c->t->blk0;
+  for (;;) {
+    while (c->blk < c->t->nblk && bl[c->blk].last < target) c->blk++;
+    if (c->blk == c->t->nblk) {
+      c->key = LP_IX_END;
+      return;
+    }
+    if (c->dec != c->blk) {
+      c->n = lp__ix_block_decode(c->s, c->t, c->blk, c->docs, c->tfs);
+      c->dec = c->blk;
+      c->pos = 0;
+    }
+    while (c->pos < c->n && (c->docs[c->pos] < target || ix->docs[c->docs[c->pos]].seg != c->s->id)) c->pos++;
+    if (c->pos < c->n) {
+      c->key = c->docs[c->pos];
+      return;
+    }
+    c->blk++;
+  }
+}
+
+static uint16_t cur_tf(const ix_cursor *c) { return c->l ? c->l->tfs[c->pos] : c->tfs[c->pos]; }
+
+static uint32_t key_doc(const ix_seg *s, uint32_t key) { return s->kind == IX_MEM ? s->docs[key] : key; }
+
+/* Upper bound of c's block that may hold target (shallow: nothing decoded); *last = that block's end. */
+static double cur_block_ub(ix_cursor *c, const bm25 *m, uint32_t target, uint32_t *last) {
+  *last = LP_IX_END - 1;
+  if (c->l) return c->ub;
+  const ix_block *bl = c->s->blocks + c->t->blk0;
+  if (c->sblk < c->blk) c->sblk = c->blk;
+  while (c->sblk > c->blk && bl[c->sblk - 1].last >= target) c->sblk--;
+  while (c->sblk < c->t->nblk && bl[c->sblk].last < target) c->sblk++;
+  if (c->sblk == c->t->nblk) return 0;
+  *last = bl[c->sblk].last;
+  return contrib(m, c->w, lp__ix_tf(bl[c->sblk].max_tf), bl[c->sblk].min_dl) * LP_IX_UB_SLACK;
+}
+
+/* Sets up one cursor per query term present in s; returns how many. */
+static uint32_t cursors_open(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_t nqt, const bm25 *m,
+                             ix_cursor **cs) {
+  uint32_t nc = 0;
+  for (uint32_t i = 0; i < nqt; i++) {
+    ix_cursor *c = &ix->cursors[nc];
+    c->s = s;
+    c->qi = i;
+    c->w = qt[i].w;
+    c->blk = c->pos = c->n = c->sblk = 0;
+    c->dec = LP_IX_END;
+    if (s->kind == IX_MEM) {
+      c->t = NULL;
+      if (!(c->l = lp__ix_mem_list(s, qt[i].tid)) || c->l->n == 0) continue;
+      c->ub = contrib(m, c->w, lp__ix_tf(c->l->max_tf), c->l->min_dl) * LP_IX_UB_SLACK;
+    } else {
+      c->l = NULL;
+      if (!(c->t = lp__ix_frozen_term(s, qt[i].tid))) continue;
+      c->ub = contrib(m, c->w, lp__ix_tf(c->t->max_tf), c->t->min_dl) * LP_IX_UB_SLACK;
+    }
+    cur_seek(ix, c, 0);
+    if (c->key != LP_IX_END) cs[nc++] = c;
+  }
+  return nc;
+}
+
+static void cursors_sort(ix_cursor **cs, uint32_t nc) {
+  for (uint32_t i = 1; i < nc; i++) {
+    ix_cursor *x = cs[i];
+    uint32_t j = i;
+    for (; j > 0 && cs[j - 1]->key > x->key; j--) cs[j] = cs[j - 1];
+    cs[j] = x;
+  }
+}
+
+/* Scores the doc all of cs[0..p] sit on, in query-term order, and offers it to the heap. */
+static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32_t p, uint32_t nqt,
+                     const bm25 *m, lp_index_hit *h, size_t *nh, size_t k) {
+  double part[LP_INDEX_MAX_QUERY_TERMS];
+  uint64_t present = 0;
+  uint32_t doc = key_doc(s, cs[0]->key);
+  double dl = ix->docs[doc].dl;
+  for (uint32_t i = 0; i <= p; i++) {
+    part[cs[i]->qi] = contrib(m, cs[i]->w, lp__ix_tf(cur_tf(cs[i])), dl);
+    present |= 1ull << cs[i]->qi;
+  }
+  double score = 0;
+  for (uint32_t qi = 0; qi < nqt; qi++)
+    if (present & (1ull << qi)) score += part[qi];
+  heap_offer(h, nh, k, doc, score);
+}
+
+static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_t nqt, const bm25 *m,
+                         lp_index_hit *h, size_t *nh, size_t k) {
+  ix_cursor *cs[LP_INDEX_MAX_QUERY_TERMS];
+  uint32_t nc = cursors_open(ix, s, qt, nqt, m, cs);
+  for (;;) {
+    cursors_sort(cs, nc);
+    while (nc > 0 && cs[nc - 1]->key == LP_IX_END) nc--;
+    if (nc == 0) return;
+    int full = *nh == k;
+    double theta = full ? h[0].score : -INFINITY, acc = 0;
+    uint32_t p = nc;
+    for (uint32_t i = 0; i < nc; i++) {
+      acc += cs[i]->ub;
+      if (!full || acc >= theta) {
+        p = i;
+        break;
+      }
+    }
+    if (p == nc) return;  /* no doc left can reach the k-th score */
+    uint32_t pd = cs[p]->key;
+    while (p + 1 < nc && cs[p + 1]->key == pd) p++;
+    double bsum = 0;
+    uint64_t next = p + 1 < nc ? cs[p + 1]->key : LP_IX_END;
+    uint32_t best = 0;
+    for (uint32_t i = 0; i <= p; i++) {
+      uint32_t last;
+      bsum += cur_block_ub(cs[i], m, pd, &last);
+      if ((uint64_t)last + 1 < next) next = (uint64_t)last + 1;
+      if (cs[i]->ub > cs[best]->ub) best = i;
+    }
+    if (!full || bsum >= theta) {
+      if (cs[0]->key == pd) {
+        evaluate(ix, s, cs, p, nqt, m, h, nh, k);
+        for (uint32_t i = 0; i <= p; i++) cur_seek(ix, cs[i], pd + 1);
+      } else {
+        uint32_t j = 0;  /* the cursor before the pivot with the largest bound */
+        for (uint32_t i = 1; i < p; i++)
+          if (cs[i]->key < pd && cs[i]->ub > cs[j]->ub) j = i;
+        cur_seek(ix, cs[j], pd);
+      }
+    } else {
+      if (next <= pd) next = (uint64_t)pd + 1;
+      cur_seek(ix, cs[best], next >= LP_IX_END ? LP_IX_END : (uint32_t)next);
+    }
+  }
+}
+
+static void finish(lp_index_hit *hits, size_t n, size_t *nhits) {
+  qsort(hits, n, sizeof *hits, hit_cmp);
+  *nhits = n;
+}
+
+int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k,
+                  lp_index_hit *hits, size_t *nhits) {
+  qterm qt[LP_INDEX_MAX_QUERY_TERMS];
+  uint32_t nqt;
+  bm25 m;
+  if (nhits) *nhits = 0;
+  if (!hits || !nhits) return lp__ix_fail(ix, LP_EINVAL, "hits and nhits are required");
+  int rc = prepare(ix, q, nq, cs, k, qt, &nqt, &m);
+  if (rc != LP_OK) return rc;
+  size_t n = 0;
+  for (uint32_t i = 0; nqt && i < ix->nsegs; i++) wand_segment(ix, ix->segs[i], qt, nqt, &m, hits, &n, k);
+  finish(hits, n, nhits);
+  return LP_OK;
+}
+
+/* Term at a time in query-term order into a dense accumulator: the same additions, in the same order, as
+ * evaluate() makes for each doc. */
+int lp_index_topk_exhaustive(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                             size_t k, lp_index_hit *hits, size_t *nhits) {
+  qterm qt[LP_INDEX_MAX_QUERY_TERMS];
+  uint32_t nqt;
+  bm25 m;
+  if (nhits) *nhits = 0;
+  if (!hits || !nhits) return lp__ix_fail(ix, LP_EINVAL, "hits and nhits are required");
+  int rc = prepare(ix, q, nq, cs, k, qt, &nqt, &m);
+  if (rc != LP_OK || nqt == 0) return rc;
+  double *acc = lp_calloc(ix->docs_cap, sizeof *acc);
+  uint32_t *touched = lp_malloc((size_t)ix->docs_cap * sizeof *touched);
+  uint8_t *seen = lp_calloc(ix->docs_cap, 1);
+  if (!acc || !touched || !seen) {
+    lp_free(acc);
+    lp_free(touched);
+    lp_free(seen);
+    return lp__ix_fail(ix, LP_ENOMEM, "out of memory for the exhaustive accumulator");
+  }
+  uint32_t nt = 0;
+  for (uint32_t qi = 0; qi < nqt; qi++) {
+    for (uint32_t si = 0; si < ix->nsegs; si++) {
+      ix_cursor *one[1];
+      qterm t = qt[qi];
+      if (cursors_open(ix, ix->segs[si], &t, 1, &m, one) == 0) continue;
+      for (ix_cursor *c = one[0]; c->key != LP_IX_END; cur_seek(ix, c, c->key + 1)) {
+        uint32_t d = key_doc(ix->segs[si], c->key);
+        acc[d] += contrib(&m, c->w, lp__ix_tf(cur_tf(c)), ix->docs[d].dl);
+        if (!seen[d]) {
+          seen[d] = 1;
+          touched[nt++] = d;
+        }
+      }
+    }
+  }
+  size_t n = 0;
+  for (uint32_t i = 0; i < nt; i++) heap_offer(hits, &n, k, touched[i], acc[touched[i]]);
+  lp_free(acc);
+  lp_free(touched);
+  lp_free(seen);
+  finish(hits, n, nhits);
+  return LP_OK;
+}

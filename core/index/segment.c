@@ -1,0 +1,159 @@
+/*
+ * segment.c: the two kinds of segment. A mutable one (IX_MEM) takes put()s: one uncompressed posting list
+ * per term, found through a small hash on the term id, postings appended in slot order. A compressed one
+ * (IX_FROZEN) is built by merge.c: terms sorted by id, postings in blocks of 128 (see index_int.h).
+ * Every posting list a segment holds takes a reference on its term id, released when the segment goes.
+ */
+#include <streamvbytedelta.h>
+
+#include "base/alloc.h"
+#include "index/index_int.h"
+
+static uint32_t tid_hash(uint32_t tid) { return tid * 2654435761u; }
+
+ix_seg *lp__ix_seg_new(lp_index *ix, int kind) {
+  ix_seg *s = lp_calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->kind = kind;
+  s->id = ix->next_seg_id++;
+  return s;
+}
+
+/* Frees a segment that is no longer in ix->segs, releasing its term references. */
+void lp__ix_seg_free(lp_index *ix, ix_seg *s) {
+  if (!s) return;
+  for (uint32_t i = 0; i < s->nlists; i++) {
+    ix->terms[s->lists[i].tid].refs--;
+    lp__ix_term_release(ix, s->lists[i].tid);
+    lp_free(s->lists[i].slots);
+    lp_free(s->lists[i].tfs);
+  }
+  for (uint32_t i = 0; i < s->nterms; i++) {
+    ix->terms[s->terms[i].tid].refs--;
+    lp__ix_term_release(ix, s->terms[i].tid);
+  }
+  lp_free(s->lists);
+  lp_free(s->map);
+  lp_free(s->terms);
+  lp_free(s->blocks);
+  lp_free(s->data);
+  lp_free(s->docs);
+  lp_free(s);
+}
+
+ix_seg *lp__ix_seg_find(const lp_index *ix, uint32_t id) {
+  for (uint32_t i = 0; i < ix->nsegs; i++)
+    if (ix->segs[i]->id == id) return ix->segs[i];
+  return NULL;
+}
+
+int lp__ix_seg_add(lp_index *ix, ix_seg *s) {
+  if (lp__ix_grow((void **)&ix->segs, &ix->cap_segs, ix->nsegs + 1, sizeof(ix_seg *)) != LP_OK)
+    return LP_ENOMEM;
+  ix->segs[ix->nsegs++] = s;
+  return LP_OK;
+}
+
+/* Removes s from the queryable list, keeping the others in age order. */
+void lp__ix_seg_remove(lp_index *ix, ix_seg *s) {
+  for (uint32_t i = 0; i < ix->nsegs; i++) {
+    if (ix->segs[i] != s) continue;
+    memmove(&ix->segs[i], &ix->segs[i + 1], (ix->nsegs - i - 1) * sizeof(ix_seg *));
+    ix->nsegs--;
+    break;
+  }
+  if (ix->mem == s) ix->mem = NULL;
+}
+
+ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid) {
+  if (s->map_cap == 0) return NULL;
+  uint32_t mask = s->map_cap - 1;
+  for (uint32_t i = tid_hash(tid) & mask;; i = (i + 1) & mask) {
+    uint32_t li = s->map[i];
+    if (li == LP_IX_NONE) return NULL;
+    if (s->lists[li].tid == tid) return &s->lists[li];
+  }
+}
+
+static void map_place(uint32_t *map, uint32_t cap, uint32_t tid, uint32_t li) {
+  uint32_t mask = cap - 1, i = tid_hash(tid) & mask;
+  while (map[i] != LP_IX_NONE) i = (i + 1) & mask;
+  map[i] = li;
+}
+
+static int map_reserve(ix_seg *s, uint32_t extra) {
+  uint64_t need = (uint64_t)s->nlists + extra;
+  if (need * 2 <= s->map_cap) return LP_OK;
+  uint64_t cap = s->map_cap ? s->map_cap : 256;
+  while (need * 2 > cap) cap *= 2;
+  if (cap > (1u << 31)) return LP_ENOMEM;
+  uint32_t *m = lp_malloc(cap * sizeof *m);
+  if (!m) return LP_ENOMEM;
+  memset(m, 0xff, cap * sizeof *m);
+  for (uint32_t i = 0; i < s->nlists; i++) map_place(m, (uint32_t)cap, s->lists[i].tid, i);
+  lp_free(s->map);
+  s->map = m;
+  s->map_cap = (uint32_t)cap;
+  return LP_OK;
+}
+
+/* Makes room for one more doc slot and one more posting in the list of each of tids[0..n) (distinct),
+ * creating the missing lists. After LP_OK the append of one doc cannot fail; on LP_ENOMEM the segment
+ * is unchanged but for capacity and (empty) new lists, which are valid. */
+int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n) {
+  if (s->ndocs == LP_IX_END - 1) return LP_ENOMEM;
+  if (lp__ix_grow((void **)&s->docs, &s->cap_docs, s->ndocs + 1, sizeof(uint32_t)) != LP_OK ||
+      map_reserve(s, n) != LP_OK)
+    return LP_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    ix_mlist *l = lp__ix_mem_list(s, tids[i]);
+    if (!l) {
+      if (lp__ix_grow((void **)&s->lists, &s->cap_lists, s->nlists + 1, sizeof(ix_mlist)) != LP_OK)
+        return LP_ENOMEM;
+      l = &s->lists[s->nlists];
+      *l = (ix_mlist){ .tid = tids[i], .min_dl = __builtin_inf() };
+      map_place(s->map, s->map_cap, tids[i], s->nlists++);
+      ix->terms[tids[i]].refs++;
+    }
+    if (l->n == l->cap) {
+      uint32_t cap = l->cap ? l->cap * 2 : 4;
+      uint32_t *ns = lp_realloc(l->slots, (size_t)cap * sizeof *ns);
+      if (!ns) return LP_ENOMEM;
+      l->slots = ns;
+      uint16_t *nt = lp_realloc(l->tfs, (size_t)cap * sizeof *nt);
+      if (!nt) return LP_ENOMEM;
+      l->tfs = nt;
+      l->cap = cap;
+    }
+  }
+  return LP_OK;
+}
+
+const ix_fterm *lp__ix_frozen_term(const ix_seg *s, uint32_t tid) {
+  uint32_t lo = 0, hi = s->nterms;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->terms[mid].tid < tid) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo < s->nterms && s->terms[lo].tid == tid) ? &s->terms[lo] : NULL;
+}
+
+/* Decodes block b (relative to term t) into docs[] and tfs[] (room for LP_IX_BLOCK); returns its size. */
+uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs) {
+  const ix_block *blk = &s->blocks[t->blk0 + b];
+  uint32_t prev = b == 0 ? 0 : s->blocks[t->blk0 + b - 1].last;
+  const uint8_t *p = s->data + blk->off;
+  size_t used = streamvbyte_delta_decode(p, docs, blk->n, prev);
+  memcpy(tfs, p + used, (size_t)blk->n * sizeof(uint16_t));
+  return blk->n;
+}
+
+size_t lp__ix_seg_bytes(const ix_seg *s) {
+  size_t b = sizeof *s + (size_t)s->cap_docs * sizeof(uint32_t);
+  b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint32_t);
+  for (uint32_t i = 0; i < s->nlists; i++)
+    b += (size_t)s->lists[i].cap * (sizeof(uint32_t) + sizeof(uint16_t));
+  b += (size_t)s->cap_terms * sizeof(ix_fterm) + (size_t)s->cap_blocks * sizeof(ix_block) + s->data_cap;
+  return b;
+}
