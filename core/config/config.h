@@ -82,6 +82,24 @@ typedef struct lp_config {
     int64_t quarantine_after;   /* consecutive stage errors on a shard before it is skipped there */
   } stages;
 
+  struct {
+    double k1, b;               /* BM25 */
+    int64_t retention_ms;       /* evidence older than this (event time) leaves the index */
+    int64_t expire_per_tick;    /* leads whose stale terms are expired per shard per tick */
+    int64_t merge_per_tick;     /* index merge work per shard per tick (lp_index_step budget) */
+  } index;
+  struct {
+    double w_text, w_recency, w_fit, w_churn, w_miners, w_reputation;  /* model v0 weights */
+    double text_saturation;     /* bm25 / (bm25 + this) */
+    int64_t recency_half_life_ms;
+    int64_t churn_window_ms;    /* a removal this recent is a buying trigger */
+    int64_t candidates;         /* per shard, from the index, before the model re-scores them */
+  } scoring;
+  struct {
+    double default_max_cost_usd;
+    double instance_usd_per_hour;  /* the price of this machine, for the cost of a query */
+  } query;
+
   /* private: raw [stage.*] sections, the file name, allocations */
   void *priv;
 } lp_config;

@@ -130,10 +130,48 @@ static const lp_conf_key stages_keys[] = {
   END
 };
 
+static const lp_conf_key index_keys[] = {
+  KEY(index, k1, LP_CONF_DOUBLE, "1.2", 0, 10, "BM25 k1: how fast repeated words stop adding to a match"),
+  KEY(index, b, LP_CONF_DOUBLE, "0.75", 0, 1, "BM25 b: how much a long document (lots of evidence) is normalised"),
+  KEY_MS(index, retention, "180d", 1 * DAYS, 3650 * DAYS,
+         "evidence older than this, in event time, leaves the index (reclaimed in small background steps)"),
+  KEY(index, expire_per_tick, LP_CONF_INT, "64", 1, 1000000,
+      "leads per shard whose stale words are expired at each tick"),
+  KEY(index, merge_per_tick, LP_CONF_INT, "8192", 1, 100000000,
+      "index maintenance work (postings merged) per shard at each tick"),
+  END
+};
+
+static const lp_conf_key scoring_keys[] = {
+  KEY(scoring, w_text, LP_CONF_DOUBLE, "0.40", 0, 100, "model v0: weight of the text match (BM25, saturated)"),
+  KEY(scoring, w_recency, LP_CONF_DOUBLE, "0.15", 0, 100, "model v0: weight of the recency of the latest evidence"),
+  KEY(scoring, w_fit, LP_CONF_DOUBLE, "0.20", 0, 100, "model v0: weight of the fit to the prompt's profile (ICP)"),
+  KEY(scoring, w_churn, LP_CONF_DOUBLE, "0.10", 0, 100,
+      "model v0: weight of a churn trigger (a tool of the prompt's categories removed recently)"),
+  KEY(scoring, w_miners, LP_CONF_DOUBLE, "0.10", 0, 100, "model v0: weight of agreement between distinct miners"),
+  KEY(scoring, w_reputation, LP_CONF_DOUBLE, "0.05", 0, 100, "model v0: weight of the reputation of the miners"),
+  KEY(scoring, text_saturation, LP_CONF_DOUBLE, "4.0", 0.001, 1000,
+      "BM25 score at which the text feature reaches one half (text = bm25 / (bm25 + this))"),
+  KEY_MS(scoring, recency_half_life, "30d", 1 * HOURS, 3650 * DAYS, "age at which the recency feature halves"),
+  KEY_MS(scoring, churn_window, "90d", 1 * DAYS, 3650 * DAYS, "a tool removed this recently is a buying trigger"),
+  KEY(scoring, candidates, LP_CONF_INT, "200", 1, 100000,
+      "leads per shard taken from the index by text match before the model re-scores them"),
+  END
+};
+
+static const lp_conf_key query_keys[] = {
+  KEY(query, default_max_cost_usd, LP_CONF_DOUBLE, "0.05", 0, 1000,
+      "what a query may spend on paid stages when its request does not say"),
+  KEY(query, instance_usd_per_hour, LP_CONF_DOUBLE, "0.0832", 0, 1000,
+      "price of this machine per hour: a query costs its CPU time at this price, plus paid calls"),
+  END
+};
+
 const lp__conf_section lp__core_sections[] = {
   { "server", server_keys }, { "http", http_keys },       { "ingest", ingest_keys },
   { "kafka", kafka_keys },   { "redis", redis_keys },     { "secrets", secrets_keys },
   { "log", log_keys },       { "metrics", metrics_keys }, { "stages", stages_keys },
+  { "index", index_keys },   { "scoring", scoring_keys }, { "query", query_keys },
   { NULL, NULL },
 };
 

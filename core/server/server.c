@@ -23,6 +23,7 @@ static void worker_state_free(lp_worker *w) {
   lp_worker_state *st = lp_worker_data(w);
   if (st == NULL) return;
   for (uint32_t i = 0; i < st->n; i++) lp_shard_close(&st->shards[i]);
+  lp_analyzer_ctx_free(st->analyzer);
   lp_free(st->shards);
   lp_free(st);
   lp_worker_set_data(w, NULL);
@@ -37,14 +38,23 @@ static int worker_thread_start(lp_worker *w, void *ud) {
   st->srv = srv;
   st->shards = lp_calloc(wc->shards / wc->workers + 1, sizeof(lp_shard));
   lp_worker_set_data(w, st);
-  if (st->shards == NULL) {
+  char aerr[256];
+  if (st->shards == NULL || lp_analyzer_ctx_new(&st->analyzer, srv->analyzer, aerr, sizeof(aerr)) != LP_OK) {
     worker_state_free(w);
     return LP_ENOMEM;
   }
+  lp_config *c = srv->cfg;
+  st->env.stages = srv->stages;
+  st->env.evidence_cap = (uint32_t)c->ingest.evidence_per_lead;
+  lp_index_params_default(&st->env.index);
+  st->env.index.k1 = c->index.k1;
+  st->env.index.b = c->index.b;
+  st->env.analyzer = st->analyzer;
+  st->env.retention_ms = c->index.retention_ms;
   const char *dir = srv->cfg->server.state_dir;
   for (uint32_t s = me; s < wc->shards; s += wc->workers) {
     lp_shard *sh = &st->shards[st->n];
-    int rc = lp_shard_open(sh, s, srv->stages, (uint32_t)srv->cfg->ingest.evidence_per_lead);
+    int rc = lp_shard_open(sh, s, &st->env);
     if (rc != LP_OK) {
       lp_log_error("cannot open shard", "shard=%u err=\"%s\"", s, lp_strerror(rc));
       worker_state_free(w);
@@ -92,6 +102,7 @@ static void worker_tick(lp_worker *w, int64_t now_ms, void *ud) {
   for (uint32_t i = 0; i < st->n; i++) {
     lp_shard *sh = &st->shards[i];
     if (sh->stages) lp_stage_shard_tick(sh->stages, now_ms);
+    lp_shard_maintain(sh, (uint32_t)srv->cfg->index.expire_per_tick, (uint32_t)srv->cfg->index.merge_per_tick);
     lp_gauge_set(srv->m_leads_shard[sh->id], (double)lp_leads_count(&sh->leads));
   }
 }
@@ -284,6 +295,13 @@ static int start(lp_server *srv) {
   lp_metrics_set_default(srv->metrics);
   lp_metrics_thread_register();
   if ((rc = setup_metrics(srv)) != LP_OK) return rc;
+  if ((rc = lp_techtable_builtin(&srv->tech, err, sizeof(err))) != LP_OK ||
+      (rc = lp_analyzer_new(&srv->analyzer, srv->tech, NULL, err, sizeof(err))) != LP_OK ||
+      (rc = lp_analyzer_ctx_new(&srv->reactor_analyzer, srv->analyzer, err, sizeof(err))) != LP_OK ||
+      (rc = lp_icp_parser_new(&srv->icp, srv->tech, err, sizeof(err))) != LP_OK) {
+    lp_log_error("cannot build the text tables", "err=\"%s\"", err);
+    return rc;
+  }
   if ((rc = lp_domain_set_builtin(&srv->b2c)) != LP_OK) {
     lp_log_error("cannot build the b2c domain set", "err=\"%s\"", lp_strerror(rc));
     return rc;
@@ -333,6 +351,10 @@ int lp_server_run(lp_config *cfg) {
   if (uv_loop_close(&srv->loop) != 0) lp_log_warn("loop closed with handles open", "%s", "");
   lp_stages_free(srv->stages);
   lp_domain_set_free(srv->b2c);
+  lp_icp_parser_free(srv->icp);
+  lp_analyzer_ctx_free(srv->reactor_analyzer);
+  lp_analyzer_free(srv->analyzer);
+  lp_techtable_free(srv->tech);
   lp_metrics_set_default(NULL);
   lp_metrics_free(srv->metrics);
   lp_free(srv->m_leads_shard);

@@ -6,6 +6,9 @@
 
 #include "config/config.h"
 #include "http/http.h"
+#include "icp/icp.h"
+#include "text/analyzer.h"
+#include "text/techtable.h"
 #include "metrics/metrics.h"
 #include "shard/shard.h"
 #include "stage/registry.h"
@@ -23,6 +26,10 @@ typedef struct lp_server {
   lp_stages *stages;
   lp_metrics *metrics;
   lp_domain_set *b2c;
+  lp_techtable *tech;
+  lp_analyzer *analyzer;
+  lp_analyzer_ctx *reactor_analyzer;  /* the reactor's own, for prompts */
+  lp_icp_parser *icp;
   lp_ingest_rules rules;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
@@ -49,6 +56,8 @@ typedef struct lp_worker_state {
   lp_server *srv;
   uint32_t n;
   lp_shard *shards;
+  lp_shard_env env;          /* shared by this worker's shards */
+  lp_analyzer_ctx *analyzer; /* this thread's */
 } lp_worker_state;
 
 /* The shard s on the worker that owns it. Worker thread. */

@@ -13,7 +13,12 @@ int lp_leads_init(lp_lead_table *t, uint32_t evidence_cap) {
   t->cap = 1024;
   t->slots = lp_calloc(t->cap, sizeof(lp_lead *));
   t->evidence_cap = evidence_cap ? evidence_cap : 16;
-  return t->slots ? LP_OK : LP_ENOMEM;
+  if (t->slots == NULL || lp_termpool_init(&t->pool) != LP_OK) {
+    lp_free(t->slots);
+    t->slots = NULL;
+    return LP_ENOMEM;
+  }
+  return LP_OK;
 }
 
 static void evidence_clear(lp_evidence *e) {
@@ -35,6 +40,7 @@ void lp__lead_free(lp_lead *l, uint32_t evidence_cap) {
   if (l->ev)
     for (uint32_t i = 0; i < evidence_cap; i++) evidence_clear(&l->ev[i]);
   lp_free(l->ev);
+  lp_termvec_free(&l->tv);
   lp_free(l);
 }
 
@@ -42,6 +48,8 @@ void lp_leads_free(lp_lead_table *t) {
   for (size_t i = 0; i < t->cap; i++)
     if (t->slots[i]) lp__lead_free(t->slots[i], t->evidence_cap);
   lp_free(t->slots);
+  lp_free(t->by_doc);
+  lp_termpool_free(&t->pool);
   memset(t, 0, sizeof(*t));
 }
 
@@ -75,6 +83,20 @@ static int grow(lp_lead_table *t) {
   return LP_OK;
 }
 
+/* Gives l the next doc id and records it. */
+static int assign_doc(lp_lead_table *t, lp_lead *l) {
+  if (t->n_docs == t->cap_docs) {
+    uint32_t cap = t->cap_docs ? t->cap_docs * 2 : 1024;
+    lp_lead **v = lp_realloc(t->by_doc, cap * sizeof(lp_lead *));
+    if (v == NULL) return LP_ENOMEM;
+    t->by_doc = v;
+    t->cap_docs = cap;
+  }
+  l->doc = t->n_docs;
+  t->by_doc[t->n_docs++] = l;
+  return LP_OK;
+}
+
 static lp_lead *upsert(lp_lead_table *t, lp_str domain, uint64_t hash) {
   lp_lead *l = lp_leads_get(t, domain.ptr, domain.len, hash);
   if (l != NULL) return l;
@@ -83,7 +105,7 @@ static lp_lead *upsert(lp_lead_table *t, lp_str domain, uint64_t hash) {
   if (l == NULL) return NULL;
   l->domain = lp_strndup(domain.ptr, domain.len);
   l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence));
-  if (l->domain == NULL || l->ev == NULL) {
+  if (l->domain == NULL || l->ev == NULL || assign_doc(t, l) != LP_OK) {
     lp_free(l->domain);
     lp_free(l->ev);
     lp_free(l);
@@ -208,13 +230,20 @@ static void apply_tech(lp_lead *l, const lp_snippet *s) {
 
 int lp__leads_insert(lp_lead_table *t, lp_lead *l) {
   if ((t->n + 1) * 4 > t->cap * 3 && grow(t) != LP_OK) return LP_ENOMEM;
+  if (assign_doc(t, l) != LP_OK) return LP_ENOMEM;
   slot_insert(t->slots, t->cap, l);
   t->n++;
   return LP_OK;
 }
 
 int lp_leads_apply_snippet(lp_lead_table *t, const lp_snippet *s) {
+  lp_lead *l;
+  return lp_leads_apply_snippet_lead(t, s, &l);
+}
+
+int lp_leads_apply_snippet_lead(lp_lead_table *t, const lp_snippet *s, lp_lead **lead) {
   lp_lead *l = upsert(t, s->domain, s->domain_hash);
+  *lead = l;
   if (l == NULL) return LP_ENOMEM;
   apply_firmographics(l, s);
   apply_evidence(l, t->evidence_cap, s);

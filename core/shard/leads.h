@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "leadpoet/stage.h"
+#include "shard/termvec.h"
 
 #define LP_LEAD_CHURN_CAP 64
 #define LP_LEAD_TECH_CAP 256
@@ -41,6 +42,7 @@ typedef struct lp_churn {
 typedef struct lp_lead {
   char *domain;
   uint64_t hash;
+  uint32_t doc;          /* local doc id in the shard's index: dense, never reused */
   char *name, *industry;
   char country[3];
   int64_t employees;
@@ -54,22 +56,32 @@ typedef struct lp_lead {
   uint32_t n_churn, churn_head;
   lp_evidence *ev;       /* evidence_cap slots, unordered; rendered newest first */
   uint32_t n_ev;
+  lp_termvec tv;         /* the lead's document for the index (termvec.h) */
 } lp_lead;
 
 typedef struct lp_lead_table {
   lp_lead **slots;       /* open addressing, linear probing, power-of-two size */
   size_t cap, n;
   uint32_t evidence_cap;
+  lp_lead **by_doc;      /* doc id -> lead */
+  lp_termpool pool;      /* the term strings of every lead's termvec */
+  uint32_t n_docs, cap_docs;
 } lp_lead_table;
 
 int lp_leads_init(lp_lead_table *t, uint32_t evidence_cap);
 void lp_leads_free(lp_lead_table *t);
 size_t lp_leads_count(const lp_lead_table *t);
 
+/* The lead of a local doc id, or NULL. */
+static inline lp_lead *lp_leads_by_doc(const lp_lead_table *t, uint32_t doc) {
+  return doc < t->n_docs ? t->by_doc[doc] : NULL;
+}
 /* The lead with this canonical domain (hash = lp_domain_hash of it), or NULL. */
 lp_lead *lp_leads_get(const lp_lead_table *t, const char *domain, size_t len, uint64_t hash);
 /* Creates the lead if new, then applies the snippet. LP_OK or LP_ENOMEM (the table is unchanged). */
 int lp_leads_apply_snippet(lp_lead_table *t, const lp_snippet *s);
+/* The same, handing back the lead it changed (for the caller to index). */
+int lp_leads_apply_snippet_lead(lp_lead_table *t, const lp_snippet *s, lp_lead **lead);
 /* Counts the outcome on its lead (creating it: an outcome may arrive for a lead never seen). */
 int lp_leads_apply_outcome(lp_lead_table *t, const lp_outcome *o);
 

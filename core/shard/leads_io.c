@@ -1,10 +1,12 @@
 /*
  * leads_io.c: the lead table to and from msgpack, for snapshots and checkpoints.
  *
- * Layout, version 1:  ["lp-leads", 1, [lead, ...]]
+ * Layout, version 2:  ["lp-leads", 2, [lead, ...]]
  *   lead = [domain, name|nil, industry|nil, country, employees, firmo_ts, first_ts, last_ts, snippets,
  *           [outcome counts...], [[tech, since], ...], [[tech, ts, added], ...] (oldest first),
- *           [[snippet_id, miner, kind, ts, text, url|nil], ...]]
+ *           [[snippet_id, miner, kind, ts, text, url|nil], ...],
+ *           [[term, weight, last_day], ...]]                      <- version 2: the lead's document
+ * Version 1 had no document: its leads come back with an empty one (the next snippet starts it again).
  * A reader accepts any version <= its own and refuses a newer one by name; every field's type is checked,
  * so a corrupt buffer is an error, never a crash or a half-read lead.
  */
@@ -14,10 +16,11 @@
 
 #include "base/alloc.h"
 #include "shard/leads.h"
+#include "text/analyzer.h"
 #include "worker/worker.h"
 
 #define LEADS_MAGIC "lp-leads"
-#define LEADS_VERSION 1
+#define LEADS_VERSION 2
 
 static int buf_write(void *data, const char *p, size_t n) { return lp_buf_append(data, p, n) == LP_OK ? 0 : -1; }
 
@@ -31,8 +34,8 @@ static void pack_str(msgpack_packer *pk, const char *s) {
   msgpack_pack_str_body(pk, s, n);
 }
 
-static void pack_lead(msgpack_packer *pk, const lp_lead *l) {
-  msgpack_pack_array(pk, 13);
+static void pack_lead(msgpack_packer *pk, const lp_termpool *pool, const lp_lead *l) {
+  msgpack_pack_array(pk, 14);
   pack_str(pk, l->domain);
   pack_str(pk, l->name);
   pack_str(pk, l->industry);
@@ -71,6 +74,16 @@ static void pack_lead(msgpack_packer *pk, const lp_lead *l) {
     pack_str(pk, e->text);
     pack_str(pk, e->url);
   }
+  msgpack_pack_array(pk, l->tv.n);
+  for (uint16_t i = 0; i < l->tv.n; i++) {
+    size_t len = 0;
+    const char *term = lp_termpool_str(pool, l->tv.v[i].term, &len);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, term, len);
+    msgpack_pack_float(pk, l->tv.v[i].weight);
+    msgpack_pack_int32(pk, l->tv.v[i].last_day);
+  }
 }
 
 int lp_leads_save(const lp_lead_table *t, lp_buf *out) {
@@ -81,7 +94,7 @@ int lp_leads_save(const lp_lead_table *t, lp_buf *out) {
   msgpack_pack_uint32(&pk, LEADS_VERSION);
   msgpack_pack_array(&pk, (uint32_t)t->n);
   for (size_t i = 0; i < t->cap; i++)
-    if (t->slots[i]) pack_lead(&pk, t->slots[i]);
+    if (t->slots[i]) pack_lead(&pk, &t->pool, t->slots[i]);
   return out->data != NULL ? LP_OK : LP_ENOMEM;
 }
 
@@ -182,6 +195,25 @@ static int read_evidence(rd *r, lp_lead *l, uint32_t cap, const msgpack_object *
   return r->failed ? LP_EINVAL : LP_OK;
 }
 
+static int read_termvec(rd *r, lp_lead_table *t, lp_lead *l, const msgpack_object *o) {
+  const msgpack_object *a = arr(r, o, 0, "document is not an array");
+  if (a == NULL) return LP_EINVAL;
+  uint32_t n = o->via.array.size;
+  if (n > LP_TERMVEC_MAX) return fail(r, "document has too many terms");
+  for (uint32_t i = 0; i < n && !r->failed; i++) {
+    const msgpack_object *e = arr(r, &a[i], 3, "document entry");
+    if (e == NULL) break;
+    if (e[0].type != MSGPACK_OBJECT_STR || (e[1].type != MSGPACK_OBJECT_FLOAT32 && e[1].type != MSGPACK_OBJECT_FLOAT64))
+      return fail(r, "document entry types");
+    uint32_t id = lp_termpool_intern(&t->pool, e[0].via.str.ptr, e[0].via.str.size,
+                                     lp_term_hash(e[0].via.str.ptr, e[0].via.str.size));
+    if (id == LP_TERM_NONE) return fail(r, "document term");
+    if (lp_termvec_add(&l->tv, id, e[1].via.f64, (int32_t)i64(r, &e[2], "document day")) != LP_OK)
+      return fail(r, "out of memory");
+  }
+  return r->failed ? LP_EINVAL : LP_OK;
+}
+
 static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
   const msgpack_object *f = arr(r, o, 13, "lead is not an array of 13");
   if (f == NULL) return NULL;
@@ -204,6 +236,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
   if (!r->failed) read_tech(r, l, &f[10]);
   if (!r->failed) read_churn(r, l, &f[11]);
   if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
+  if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
   if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
   return l;
 }

@@ -14,12 +14,20 @@
 #define SHARD_MAGIC "lp-shard"
 #define SHARD_VERSION 1
 
-int lp_shard_open(lp_shard *sh, uint32_t id, lp_stages *stages, uint32_t evidence_cap) {
+int lp_shard_open(lp_shard *sh, uint32_t id, const lp_shard_env *env) {
   memset(sh, 0, sizeof(*sh));
   sh->id = id;
-  int rc = lp_leads_init(&sh->leads, evidence_cap);
+  sh->env = env;
+  int rc = lp_leads_init(&sh->leads, env->evidence_cap);
   if (rc != LP_OK) return rc;
-  if (stages != NULL && (rc = lp_stage_shard_open(stages, id, &sh->stages)) != LP_OK) {
+  char err[256];
+  if ((rc = lp_index_new(&sh->index, &env->index, err, sizeof(err))) != LP_OK) {
+    lp_log_error("cannot create a shard index", "shard=%u err=\"%s\"", id, err);
+    lp_leads_free(&sh->leads);
+    return rc;
+  }
+  if (env->stages != NULL && (rc = lp_stage_shard_open(env->stages, id, &sh->stages)) != LP_OK) {
+    lp_index_free(sh->index);
     lp_leads_free(&sh->leads);
     return rc;
   }
@@ -28,14 +36,69 @@ int lp_shard_open(lp_shard *sh, uint32_t id, lp_stages *stages, uint32_t evidenc
 
 void lp_shard_close(lp_shard *sh) {
   if (sh->stages) lp_stage_shard_close(sh->stages);
+  lp_index_free(sh->index);
   lp_leads_free(&sh->leads);
+  lp_termfreqs_free(&sh->tf);
+  lp_free(sh->terms);
   sh->stages = NULL;
+  sh->index = NULL;
+  sh->terms = NULL;
+}
+
+static int32_t day_of(int64_t ts_ms) { return (int32_t)(ts_ms / 86400000); }
+
+/* Puts the lead's current document into the index (or takes it out when it became empty). */
+static int put_doc(lp_shard *sh, lp_lead *l) {
+  if (l->tv.n == 0) {
+    int rc = lp_index_delete(sh->index, l->doc);
+    return rc == LP_ENOENT ? LP_OK : rc;
+  }
+  if (sh->cap_terms < l->tv.n) {
+    lp_index_term *t = lp_realloc(sh->terms, LP_TERMVEC_MAX * sizeof(lp_index_term));
+    if (t == NULL) return LP_ENOMEM;
+    sh->terms = t;
+    sh->cap_terms = LP_TERMVEC_MAX;
+  }
+  for (uint16_t i = 0; i < l->tv.n; i++) {
+    size_t len = 0;
+    const char *term = lp_termpool_str(&sh->leads.pool, l->tv.v[i].term, &len);
+    sh->terms[i] = (lp_index_term){ term, len, l->tv.v[i].weight };
+  }
+  return lp_index_put(sh->index, l->doc, sh->terms, l->tv.n);
+}
+
+/* Adds the snippet's words (and the technologies it names as added) to the lead's document. */
+static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
+  if (sh->env->analyzer == NULL) return LP_OK;
+  int32_t day = day_of(s->ts_ms);
+  if (day > sh->newest_day) sh->newest_day = day;
+  double weight = 1.0;  /* the miner's reputation, once the reputation stage publishes it */
+  int rc = lp_analyze_terms(sh->env->analyzer, s->text.ptr, s->text.len, &sh->tf);
+  for (size_t i = 0; rc == LP_OK && i < sh->tf.n; i++) {
+    const lp_termfreq *f = &sh->tf.v[i];
+    uint32_t id = lp_termpool_intern(&sh->leads.pool, f->term, f->len, f->hash);
+    if (id != LP_TERM_NONE) rc = lp_termvec_add(&l->tv, id, weight * f->count, day);
+  }
+  for (uint32_t i = 0; rc == LP_OK && i < s->n_tech_added; i++) {
+    if (lp_analyze_terms(sh->env->analyzer, s->tech_added[i].ptr, s->tech_added[i].len, &sh->tf) != LP_OK) break;
+    for (size_t j = 0; rc == LP_OK && j < sh->tf.n; j++) {
+      const lp_termfreq *f = &sh->tf.v[j];
+      uint32_t id = lp_termpool_intern(&sh->leads.pool, f->term, f->len, f->hash);
+      if (id != LP_TERM_NONE) rc = lp_termvec_add(&l->tv, id, weight, day);
+    }
+  }
+  if (rc == LP_OK) rc = put_doc(sh, l);
+  return rc;
 }
 
 const char *lp_shard_snippet(lp_shard *sh, const lp_snippet *s) {
   lp_verdict v = { NULL, { 0 } };
   if (sh->stages && lp_stage_shard_snippet(sh->stages, s, &v) == LP_STAGE_DROP) return v.code ? v.code : "dropped";
-  if (lp_leads_apply_snippet(&sh->leads, s) != LP_OK) return "internal";
+  lp_lead *l = NULL;
+  if (lp_leads_apply_snippet_lead(&sh->leads, s, &l) != LP_OK) return "internal";
+  if (index_snippet(sh, l, s) != LP_OK)
+    lp_log_warn("snippet applied but not indexed", "shard=%u domain=%s err=\"%s\"", sh->id, l->domain,
+                lp_index_errstr(sh->index));
   sh->applied++;
   sh->dirty = 1;
   return NULL;
@@ -48,6 +111,32 @@ const char *lp_shard_outcome(lp_shard *sh, const lp_outcome *o) {
   sh->applied++;
   sh->dirty = 1;
   return NULL;
+}
+
+int lp_shard_reindex(lp_shard *sh) {
+  for (uint32_t d = 0; d < sh->leads.n_docs; d++) {
+    lp_lead *l = sh->leads.by_doc[d];
+    if (l->last_ts_ms > 0 && day_of(l->last_ts_ms) > sh->newest_day) sh->newest_day = day_of(l->last_ts_ms);
+    int rc = put_doc(sh, l);
+    if (rc != LP_OK) return rc;
+  }
+  return LP_OK;
+}
+
+void lp_shard_maintain(lp_shard *sh, uint32_t leads, uint32_t index_budget) {
+  if (sh->env->retention_ms > 0 && sh->leads.n_docs > 0) {
+    int32_t min_day = sh->newest_day - (int32_t)(sh->env->retention_ms / 86400000);
+    for (uint32_t i = 0; i < leads && i < sh->leads.n_docs; i++) {
+      if (sh->expire_cursor >= sh->leads.n_docs) sh->expire_cursor = 0;
+      lp_lead *l = sh->leads.by_doc[sh->expire_cursor++];
+      if (lp_termvec_expire(&l->tv, min_day) > 0) {
+        put_doc(sh, l);
+        sh->dirty = 1;
+      }
+    }
+  }
+  int more = 0;
+  lp_index_step(sh->index, index_budget, &more);
 }
 
 static int buf_write(void *data, const char *p, size_t n) { return lp_buf_append(data, p, n) == LP_OK ? 0 : -1; }
@@ -102,6 +191,8 @@ int lp_shard_load(lp_shard *sh, const void *data, size_t len, char *errstr, size
     goto out;
   }
   rc = lp_leads_load(&sh->leads, f[3].via.bin.ptr, f[3].via.bin.size, errstr, errstr_size);
+  if (rc == LP_OK && (rc = lp_shard_reindex(sh)) != LP_OK)
+    snprintf(errstr, errstr_size, "shard %u: cannot rebuild the index: %s", sh->id, lp_index_errstr(sh->index));
   if (rc == LP_OK && sh->stages && f[4].via.bin.size > 0)
     rc = lp_stage_shard_load(sh->stages, f[4].via.bin.ptr, f[4].via.bin.size, errstr, errstr_size);
 out:

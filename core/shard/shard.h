@@ -8,18 +8,42 @@
 #ifndef LP_SHARD_H
 #define LP_SHARD_H
 
+#include "index/index.h"
 #include "shard/leads.h"
 #include "stage/registry.h"
+#include "text/analyzer.h"
+
+/* What a shard needs from its worker; shared by the worker's shards, owned by the worker. */
+typedef struct lp_shard_env {
+  lp_stages *stages;             /* may be NULL: no stages */
+  uint32_t evidence_cap;
+  lp_index_params index;         /* BM25 and segment parameters */
+  lp_analyzer_ctx *analyzer;     /* the worker's; NULL: snippets are not indexed */
+  int64_t retention_ms;          /* evidence older than this (event time) leaves the index */
+} lp_shard_env;
 
 typedef struct lp_shard {
   uint32_t id;
+  const lp_shard_env *env;
   lp_lead_table leads;
+  lp_index *index;
   lp_stage_shard *stages;
   uint64_t applied;        /* events applied since start */
   int dirty;               /* changed since the last save */
+  int32_t newest_day;      /* newest event day applied: the clock of retention */
+  uint32_t expire_cursor;  /* next doc the background expiry looks at */
+  lp_termfreqs tf;         /* scratch */
+  lp_index_term *terms;    /* scratch for put() */
+  size_t cap_terms;
 } lp_shard;
 
-int lp_shard_open(lp_shard *sh, uint32_t id, lp_stages *stages, uint32_t evidence_cap);
+/* env must outlive the shard. */
+int lp_shard_open(lp_shard *sh, uint32_t id, const lp_shard_env *env);
+/* Re-puts every lead's document into a fresh index (after a load). */
+int lp_shard_reindex(lp_shard *sh);
+/* Housekeeping in small steps, from the worker's tick: expires the stale terms of up to `leads` leads and
+ * gives the index up to `index_budget` units of merge work (lp_index_step). */
+void lp_shard_maintain(lp_shard *sh, uint32_t leads, uint32_t index_budget);
 void lp_shard_close(lp_shard *sh);
 
 /* Runs the stages, then the lead table. Returns NULL when applied, or the static code of the stage that

@@ -208,20 +208,24 @@ Test(leads, newer_snapshot_version_is_refused) {
 }
 
 Test(shard, file_snapshot_round_trip) {
+  lp_shard_env env;
+  memset(&env, 0, sizeof(env));
+  env.evidence_cap = 4;
+  lp_index_params_default(&env.index);
   lp_shard a, b;
-  cr_assert_eq(lp_shard_open(&a, 5, NULL, 4), LP_OK);
+  cr_assert_eq(lp_shard_open(&a, 5, &env), LP_OK);
   lp_snippet s = snip("1", "acme.com", 1000, "hello");
   cr_assert_null(lp_shard_snippet(&a, &s));
   char dir[] = "/tmp/lpt-shard-XXXXXX";
   cr_assert_not_null(mkdtemp(dir));
   char err[512] = "";
   cr_assert_eq(lp_shard_save_file(&a, dir, err, sizeof(err)), LP_OK, "%s", err);
-  cr_assert_eq(lp_shard_open(&b, 5, NULL, 4), LP_OK);
+  cr_assert_eq(lp_shard_open(&b, 5, &env), LP_OK);
   cr_assert_eq(lp_shard_load_file(&b, dir, err, sizeof(err)), LP_OK, "%s", err);
   cr_assert_eq(lp_leads_count(&b.leads), 1);
   lp_shard_close(&b);
   lp_shard c;
-  lp_shard_open(&c, 6, NULL, 4);
+  lp_shard_open(&c, 6, &env);
   cr_assert_eq(lp_shard_load_file(&c, dir, err, sizeof(err)), LP_ENOENT, "no file: a fresh shard");
   lp_shard_close(&c);
   lp_shard_close(&a);
@@ -230,7 +234,7 @@ Test(shard, file_snapshot_round_trip) {
   FILE *f = fopen(path, "w");
   fputs("garbage", f);
   fclose(f);
-  lp_shard_open(&b, 5, NULL, 4);
+  lp_shard_open(&b, 5, &env);
   cr_assert_neq(lp_shard_load_file(&b, dir, err, sizeof(err)), LP_OK);
   cr_assert(strstr(err, "shard-0005.lpstate") != NULL, "%s", err);
   lp_shard_close(&b);
