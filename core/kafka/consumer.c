@@ -110,6 +110,8 @@ static void drain_closing(lp_kafka_consumer *c) {
   if (c->closing == 1 && rd_kafka_consumer_closed(c->rk)) finish_close(c);
 }
 
+static void on_idle(uv_idle_t *h);
+
 /* One wake-up: held records first, then at most `batch` records; the idle handle continues a drain that
  * hit the bound on the next loop iteration, so HTTP and timers run in between. */
 static void drain(lp_kafka_consumer *c) {
@@ -128,6 +130,190 @@ static void drain(lp_kafka_consumer *c) {
   }
   if (c->closing) return;
   if (n >= c->batch) {
-    uv_idle_start(&c->idle, (uv_idle_cb)(void (*)(void))0 == NULL ? NULL : NULL);
+    uv_idle_start(&c->idle, on_idle);
+  } else {
+    uv_idle_stop(&c->idle);
   }
+}
+
+static void on_idle(uv_idle_t *h) { drain(h->data); }
+static void on_poll(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  drain(h->data);
+}
+static void on_watchdog(uv_timer_t *t) { drain(t->data); }
+
+void lp__kafka_consumer_kick(lp_kafka_consumer *c) {
+  if (c->started && !c->closing) uv_idle_start(&c->idle, on_idle);
+}
+
+int lp_kafka_consumer_new(uv_loop_t *loop, const lp_kafka_conf *conf, const lp_kafka_handlers *h,
+                          lp_kafka_consumer **out, char *errstr, size_t errsz) {
+  *out = NULL;
+  const char *const *topics;
+  int ntopics = lp__kafka_topics(conf, &topics);
+  if (!conf->brokers || !*conf->brokers || !h || !h->on_record || conf->shards < 1 ||
+      ntopics > LP_KAFKA_MAX_TOPICS) {
+    snprintf(errstr, errsz, "kafka consumer: needs brokers, an on_record handler, shards >= 1 and at most %d "
+             "topics", LP_KAFKA_MAX_TOPICS);
+    return LP_EINVAL;
+  }
+  static const char *const defaults[] = {
+    "enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "earliest",
+    "partition.assignment.strategy", "cooperative-sticky", "enable.partition.eof", "false", NULL,
+  };
+  lp_kafka_consumer *c = lp_calloc(1, sizeof(*c));
+  if (!c) {
+    snprintf(errstr, errsz, "out of memory");
+    return LP_ENOMEM;
+  }
+  c->fds[0] = c->fds[1] = -1;
+  c->loop = loop;
+  c->h = *h;
+  c->shards = conf->shards;
+  c->batch = conf->batch > 0 ? conf->batch : LP__KAFKA_DEFAULT_BATCH;
+  c->metadata_ms = conf->metadata_timeout_ms > 0 ? conf->metadata_timeout_ms : LP__KAFKA_DEFAULT_METADATA_MS;
+  c->ntopics = ntopics;
+  c->parts = lp_calloc((size_t)ntopics * (size_t)conf->shards, sizeof(*c->parts));
+  int rc = c->parts ? 0 : LP_ENOMEM;
+  for (int i = 0; i < ntopics && rc == 0; i++)
+    if (!(c->topics[i] = lp_strdup(topics[i]))) rc = LP_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < (size_t)ntopics * (size_t)conf->shards; i++)
+    c->parts[i].applied = LP_KAFKA_OFFSET_NONE;
+  rd_kafka_conf_t *kc = NULL;
+  if (rc == 0) {
+    kc = lp__kafka_conf_new(conf, defaults, errstr, errsz);
+    if (!kc) rc = LP_ECONFIG;
+  } else {
+    snprintf(errstr, errsz, "out of memory");
+  }
+  if (rc == 0) {
+    rc = lp__kafka_set(kc, "group.id", conf->group_id && *conf->group_id ? conf->group_id : "leadpoet", errstr,
+                       errsz);
+  }
+  if (rc == 0) {
+    rd_kafka_conf_set_rebalance_cb(kc, lp__kafka_rebalance_cb);
+    rd_kafka_conf_set_opaque(kc, c);
+    char why[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
+    if (!c->rk) {
+      snprintf(errstr, errsz, "kafka consumer: %s", why);
+      rc = LP_ECONFIG;
+    } else {
+      kc = NULL;  /* owned by rk */
+    }
+  }
+  if (kc) rd_kafka_conf_destroy(kc);
+  if (rc != 0) {
+    if (c->rk) rd_kafka_destroy(c->rk);
+    for (int i = 0; i < LP_KAFKA_MAX_TOPICS; i++) lp_free(c->topics[i]);
+    lp_free(c->parts);
+    lp_free(c);
+    return rc;
+  }
+  rd_kafka_poll_set_consumer(c->rk);
+  c->q = rd_kafka_queue_get_consumer(c->rk);
+  *out = c;
+  return 0;
+}
+
+int lp_kafka_consumer_start(lp_kafka_consumer *c, char *errstr, size_t errsz) {
+  if (c->started || c->closing) {
+    snprintf(errstr, errsz, "kafka consumer already started");
+    return LP_ESTATE;
+  }
+  int rc = lp_kafka_check_partitions(c->rk, (const char *const *)c->topics, c->ntopics, c->shards, c->metadata_ms,
+                                     errstr, errsz);
+  if (rc != 0) return rc;
+  rc = lp__kafka_queue_watch(c->loop, c->q, &c->poll, c->fds, errstr, errsz);
+  if (rc != 0) return rc;
+  c->poll.data = c;
+  uv_poll_start(&c->poll, UV_READABLE, on_poll);
+  uv_timer_init(c->loop, &c->timer);
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_watchdog, CONSUMER_WATCHDOG_MS, CONSUMER_WATCHDOG_MS);
+  uv_idle_init(c->loop, &c->idle);
+  c->idle.data = c;
+  c->open_handles = 3;
+  c->started = 1;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->ntopics);
+  for (int i = 0; i < c->ntopics; i++) rd_kafka_topic_partition_list_add(l, c->topics[i], RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err) {
+    snprintf(errstr, errsz, "kafka subscribe: %s", rd_kafka_err2str(err));
+    return LP_EIO;
+  }
+  lp_log_info("kafka consumer started", "topics=%d partitions=%d", c->ntopics, c->shards);
+  return 0;
+}
+
+uint64_t lp_kafka_consumer_delivered(const lp_kafka_consumer *c) { return c->delivered; }
+
+static void free_consumer(lp_kafka_consumer *c) {
+  void (*done)(void *) = c->done;
+  void *ud = c->done_ud;
+  if (c->fds[0] >= 0) close(c->fds[0]);
+  if (c->closeq) rd_kafka_queue_destroy(c->closeq);
+  if (c->q) rd_kafka_queue_destroy(c->q);
+  /* Closed already: destroy only joins librdkafka's threads. */
+  rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  for (int i = 0; i < LP_KAFKA_MAX_TOPICS; i++) lp_free(c->topics[i]);
+  lp_free(c->parts);
+  lp_free(c->hdrs);
+  lp_free(c->plist);
+  lp_free(c);
+  if (done) done(ud);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  lp_kafka_consumer *c = h->data;
+  if (--c->open_handles == 0) free_consumer(c);
+}
+
+static void finish_close(lp_kafka_consumer *c) {
+  c->closing = 2;
+  lp__kafka_queue_unwatch(c->closeq, c->fds);
+  lp_log_info("kafka consumer closed", "delivered=%llu", (unsigned long long)c->delivered);
+  uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+}
+
+void lp_kafka_consumer_close(lp_kafka_consumer *c, void (*done)(void *ud), void *ud) {
+  if (c->closing) return;
+  c->done = done;
+  c->done_ud = ud;
+  c->closing = 1;
+  for (int t = 0; t < c->ntopics; t++) {
+    for (int p = 0; p < c->shards; p++) {
+      lp__kafka_part *s = lp__kafka_part_of(c, t, p);
+      if (s->held) {
+        rd_kafka_message_destroy(s->held);
+        s->held = NULL;
+      }
+    }
+  }
+  c->nheld = 0;
+  if (!c->started) {
+    /* Never subscribed: nothing to leave and no handle open. */
+    c->closing = 2;
+    rd_kafka_consumer_close(c->rk);
+    free_consumer(c);
+    return;
+  }
+  uv_idle_stop(&c->idle);
+  /* The close queue gets the wake-up pipe; the consumer queue is forwarded into it by librdkafka. */
+  rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+  c->closeq = rd_kafka_queue_new(c->rk);
+  static const char one = 1;
+  rd_kafka_queue_io_event_enable(c->closeq, c->fds[1], &one, 1);
+  rd_kafka_error_t *e = rd_kafka_consumer_close_queue(c->rk, c->closeq);
+  if (e) {
+    lp_log_error("kafka consumer close failed", "reason=\"%s\"", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  /* The watchdog keeps serving the close queue if a wake-up is missed. */
+  drain_closing(c);
 }

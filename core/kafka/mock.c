@@ -2,13 +2,14 @@
  * mock.c: the embedded Kafka: librdkafka's mock cluster, owned by a dedicated producer handle that does
  * nothing else. Its brokers listen on 127.0.0.1 so kcat or `leadpoet produce` can feed it.
  */
-#include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
 #include "kafka/kafka_int.h"
+
+#include <librdkafka/rdkafka_mock.h>  /* after rdkafka.h */
 
 struct lp_kafka_mock {
   rd_kafka_t *rk;                  /* owner of the cluster */

@@ -142,6 +142,7 @@ static const lp_route routes[] = {
   { HTTP_POST, "/v1/snippets", "/v1/snippets", lp__route_snippets },
   { HTTP_POST, "/v1/outcomes", "/v1/outcomes", lp__route_outcomes },
   { HTTP_GET, "/v1/leads/{domain}", "/v1/leads/{domain}", route_lead_get },
+  { HTTP_POST, "/v1/leads", "/v1/leads", lp__route_leads },
 };
 
 void lp__server_handle(lp_http_req *req, void *ud) {

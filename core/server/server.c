@@ -51,6 +51,7 @@ static int worker_thread_start(lp_worker *w, void *ud) {
   st->env.index.b = c->index.b;
   st->env.analyzer = st->analyzer;
   st->env.retention_ms = c->index.retention_ms;
+  st->env.tech = srv->tech;
   const char *dir = srv->cfg->server.state_dir;
   for (uint32_t s = me; s < wc->shards; s += wc->workers) {
     lp_shard *sh = &st->shards[st->n];
@@ -131,6 +132,11 @@ static int setup_metrics(lp_server *srv) {
   srv->m_leads = lp_metrics_family(m, LP_METRIC_GAUGE, "leadpoet_leads", "Leads held, by shard.", shard, 1, NULL, 0);
   srv->m_ring_backlog = lp_metrics_gauge(m, "leadpoet_worker_backlog_messages",
                                          "Messages sent to shard workers and not yet answered.");
+  static const double cost_buckets[] = { 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 5e-4, 1e-3, 2e-3, 4e-3, 1e-2 };
+  srv->m_lead_cost = lp_metrics_histogram(m, "leadpoet_lead_cost_usd", "Cost of each delivered lead in US dollars.",
+                                          cost_buckets, sizeof(cost_buckets) / sizeof(cost_buckets[0]));
+  srv->m_llm_hit_rate = lp_metrics_gauge(m, "leadpoet_llm_hit_rate", "Share of queries that called the LLM stage.");
+  if (!srv->m_lead_cost || !srv->m_llm_hit_rate) return LP_ENOMEM;
   if (!srv->m_http_requests || !srv->m_http_duration || !srv->m_snippets || !srv->m_outcomes || !srv->m_leads ||
       !srv->m_ring_backlog)
     return LP_ENOMEM;

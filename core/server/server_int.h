@@ -42,6 +42,8 @@ typedef struct lp_server {
   /* metrics, looked up once */
   lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
   lp_metric *m_ring_backlog;
+  lp_metric *m_lead_cost;          /* leadpoet_lead_cost_usd */
+  lp_metric *m_llm_hit_rate;       /* leadpoet_llm_hit_rate */
   lp_metric **m_leads_shard;       /* one per shard */
 
   /* Series looked up once and kept: a lookup takes the registry's mutex, an update does not. */
@@ -68,6 +70,8 @@ void lp__server_handle(lp_http_req *req, void *ud);
 /* POST /v1/snippets and /v1/outcomes (ingest_http.c). */
 void lp__route_snippets(lp_http_req *req, lp_str param, void *ud);
 void lp__route_outcomes(lp_http_req *req, lp_str param, void *ud);
+/* POST /v1/leads (query_http.c). */
+void lp__route_leads(lp_http_req *req, lp_str param, void *ud);
 /* Counts one snippet/outcome result in leadpoet_snippets_total{result} / leadpoet_outcomes_total{event}. */
 void lp__count_result(lp_server *srv, int outcomes, const char *result);
 

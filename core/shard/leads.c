@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "query/plan.h"
 #include "stages/ingest/ingest.h"
 #include "worker/worker.h"
 
@@ -163,14 +164,15 @@ static void apply_evidence(lp_lead *l, uint32_t cap, const lp_snippet *s) {
   slot->kind = s->kind;
 }
 
-static char *tech_name(lp_str v) {
-  char *d = lp_strndup(v.ptr, v.len);
-  if (d)
-    for (char *p = d; *p; p++) *p = (char)tolower((unsigned char)*p);
-  return d;
+/* The canonical name of a technology ("Node.JS" -> "node.js"), lower-cased when the table does not
+ * know it. */
+static char *tech_name_t(const lp_techtable *tech, lp_str v) {
+  char buf[256];
+  lp_tech_canonical(tech, v.ptr, v.len, buf, sizeof(buf));
+  return lp_strdup(buf);
 }
 
-static void churn_push(lp_lead *l, lp_str tech, int64_t ts, int added) {
+static void churn_push(const lp_lead_table *t, lp_lead *l, lp_str tech, int64_t ts, int added) {
   if (l->churn == NULL && (l->churn = lp_calloc(LP_LEAD_CHURN_CAP, sizeof(lp_churn))) == NULL) return;
   lp_churn *c;
   if (l->n_churn < LP_LEAD_CHURN_CAP) {
@@ -180,7 +182,7 @@ static void churn_push(lp_lead *l, lp_str tech, int64_t ts, int added) {
     l->churn_head = (l->churn_head + 1) % LP_LEAD_CHURN_CAP;
     lp_free(c->tech);
   }
-  c->tech = tech_name(tech);
+  c->tech = tech_name_t(t->tech, tech);
   c->ts_ms = ts;
   c->added = (uint8_t)added;
 }
@@ -191,10 +193,10 @@ static int tech_find(const lp_lead *l, const char *name) {
   return -1;
 }
 
-static void apply_tech(lp_lead *l, const lp_snippet *s) {
+static void apply_tech(const lp_lead_table *t, lp_lead *l, const lp_snippet *s) {
   for (uint32_t i = 0; i < s->n_tech_added; i++) {
-    churn_push(l, s->tech_added[i], s->ts_ms, 1);
-    char *name = tech_name(s->tech_added[i]);
+    churn_push(t, l, s->tech_added[i], s->ts_ms, 1);
+    char *name = tech_name_t(t->tech, s->tech_added[i]);
     if (name == NULL) continue;
     int at = tech_find(l, name);
     if (at >= 0 || l->n_tech >= LP_LEAD_TECH_CAP) {
@@ -215,8 +217,8 @@ static void apply_tech(lp_lead *l, const lp_snippet *s) {
     l->tech[l->n_tech++] = (lp_tech){ name, s->ts_ms };
   }
   for (uint32_t i = 0; i < s->n_tech_removed; i++) {
-    churn_push(l, s->tech_removed[i], s->ts_ms, 0);
-    char *name = tech_name(s->tech_removed[i]);
+    churn_push(t, l, s->tech_removed[i], s->ts_ms, 0);
+    char *name = tech_name_t(t->tech, s->tech_removed[i]);
     if (name == NULL) continue;
     int at = tech_find(l, name);
     /* A removal older than the add it would undo is history, not the present. */
@@ -247,7 +249,7 @@ int lp_leads_apply_snippet_lead(lp_lead_table *t, const lp_snippet *s, lp_lead *
   if (l == NULL) return LP_ENOMEM;
   apply_firmographics(l, s);
   apply_evidence(l, t->evidence_cap, s);
-  apply_tech(l, s);
+  apply_tech(t, l, s);
   l->snippets++;
   if (s->ts_ms < l->first_ts_ms) l->first_ts_ms = s->ts_ms;
   if (s->ts_ms > l->last_ts_ms) l->last_ts_ms = s->ts_ms;

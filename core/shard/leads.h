@@ -65,6 +65,7 @@ typedef struct lp_lead_table {
   uint32_t evidence_cap;
   lp_lead **by_doc;      /* doc id -> lead */
   lp_termpool pool;      /* the term strings of every lead's termvec */
+  const struct lp_techtable *tech;  /* borrowed, may be NULL: tech names are canonicalised through it */
   uint32_t n_docs, cap_docs;
 } lp_lead_table;
 

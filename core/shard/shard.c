@@ -20,6 +20,7 @@ int lp_shard_open(lp_shard *sh, uint32_t id, const lp_shard_env *env) {
   sh->env = env;
   int rc = lp_leads_init(&sh->leads, env->evidence_cap);
   if (rc != LP_OK) return rc;
+  sh->leads.tech = env->tech;
   char err[256];
   if ((rc = lp_index_new(&sh->index, &env->index, err, sizeof(err))) != LP_OK) {
     lp_log_error("cannot create a shard index", "shard=%u err=\"%s\"", id, err);

@@ -1,0 +1,318 @@
+#define _GNU_SOURCE  /* strcasestr */
+#include "query/exec.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "query/topk.h"
+#include "stages/ingest/ingest.h"
+
+#define DAY_MS 86400000.0
+
+/* A candidate that passed the filters, waiting in the worker's top-k. */
+typedef struct cand {
+  const lp_lead *lead;
+  lp_v0_features f;
+} cand;
+
+/* ---- filters ------------------------------------------------------------------------------------ */
+
+static int domain_excluded(const char *domain, char *const *list, size_t n) {
+  size_t dl = strlen(domain);
+  for (size_t i = 0; i < n; i++) {
+    size_t xl = strlen(list[i]);
+    if (dl == xl && memcmp(domain, list[i], dl) == 0) return 1;
+    if (dl > xl && domain[dl - xl - 1] == '.' && memcmp(domain + dl - xl, list[i], xl) == 0) return 1;
+  }
+  return 0;
+}
+
+static int uses_tech(const lp_lead *l, const char *name) {
+  for (uint32_t i = 0; i < l->n_tech; i++)
+    if (strcmp(l->tech[i].name, name) == 0) return 1;
+  return 0;
+}
+
+static int country_in(const lp_lead *l, const char (*list)[3], size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (l->country[0] == list[i][0] && l->country[1] == list[i][1]) return 1;
+  return 0;
+}
+
+/* A lead's industry (free text or a NAICS code) against an industry filter or an ICP industry: a NAICS
+ * prefix match when both are codes, else a case-insensitive word match either way. */
+static int industry_matches(const char *lead, const char *code, const char *title) {
+  if (lead == NULL) return 0;
+  if (code != NULL && isdigit((unsigned char)lead[0]) && lp_icp_naics_covers(code, lead)) return 1;
+  if (title != NULL && title[0] && (strcasestr(lead, title) != NULL || strcasestr(title, lead) != NULL)) return 1;
+  return 0;
+}
+
+static int passes(const lp_qplan *p, const lp_lead *l) {
+  const lp_query_filters *f = &p->req.filters;
+  if (domain_excluded(l->domain, f->exclude_domains, f->n_exclude_domains)) return 0;
+  if (domain_excluded(l->domain, (char *const *)p->icp->exclude_domains, p->icp->n_exclude_domains)) return 0;
+  if (p->countries_strict && (l->country[0] == '\0' || !country_in(l, p->countries, p->n_countries))) return 0;
+  for (size_t i = 0; l->country[0] && i < p->icp->n_exclude_countries; i++)
+    if (memcmp(l->country, p->icp->exclude_countries[i], 2) == 0) return 0;
+  if (p->employees_strict) {
+    if (l->employees <= 0) return 0;
+    if (p->employees_min && l->employees < p->employees_min) return 0;
+    if (p->employees_max && l->employees > p->employees_max) return 0;
+  }
+  if (f->n_industry > 0) {
+    int any = 0;
+    for (size_t i = 0; i < f->n_industry && !any; i++)
+      any = industry_matches(l->industry, isdigit((unsigned char)f->industry[i][0]) ? f->industry[i] : NULL, f->industry[i]);
+    if (!any) return 0;
+  }
+  for (size_t i = 0; l->industry && i < p->icp->n_exclude_industries; i++)
+    if (industry_matches(l->industry, p->icp->exclude_industries[i].code, p->icp->exclude_industries[i].title)) return 0;
+  for (size_t i = 0; i < p->n_require_tech; i++)
+    if (!uses_tech(l, p->require_tech[i])) return 0;
+  for (size_t i = 0; i < p->n_exclude_tech; i++)
+    if (uses_tech(l, p->exclude_tech[i])) return 0;
+  return 1;
+}
+
+/* ---- features ----------------------------------------------------------------------------------- */
+
+/* Fit to the prompt's profile: the mean of the criteria the prompt has; a lead that does not say
+ * counts half, a known mismatch nothing. 0.5 when the prompt has none. */
+static double fit(const lp_qplan *p, const lp_lead *l) {
+  double sum = 0;
+  int n = 0;
+  if (p->n_countries > 0) {
+    sum += l->country[0] == '\0' ? 0.5 : country_in(l, p->countries, p->n_countries);
+    n++;
+  }
+  if (p->employees_min || p->employees_max) {
+    if (l->employees <= 0) sum += 0.5;
+    else sum += (!p->employees_min || l->employees >= p->employees_min) && (!p->employees_max || l->employees <= p->employees_max);
+    n++;
+  }
+  if (p->icp->n_industries > 0) {
+    int m = 0;
+    for (size_t i = 0; l->industry && i < p->icp->n_industries && !m; i++)
+      m = industry_matches(l->industry, p->icp->industries[i].code, p->icp->industries[i].title);
+    sum += l->industry == NULL ? 0.5 : m;
+    n++;
+  }
+  if (p->n_want_tech > 0) {
+    int m = 0;
+    for (size_t i = 0; i < p->n_want_tech && !m; i++) m = uses_tech(l, p->want_tech[i]);
+    sum += m;
+    n++;
+  }
+  return n ? sum / n : 0.5;
+}
+
+/* A tool of the query's categories removed within the churn window (event time). */
+static int churn_trigger(const lp_qplan *p, const lp_lead *l) {
+  int64_t since = p->now_ms - p->cfg->scoring.churn_window_ms;
+  for (uint32_t k = 0; k < l->n_churn; k++) {
+    const lp_churn *c = &l->churn[k];
+    if (c->added || c->ts_ms < since) continue;
+    const lp_tech_info *t = p->tech ? lp_techtable_find(p->tech, c->tech, strlen(c->tech)) : NULL;
+    for (uint32_t i = 0; t && i < t->n_categories; i++)
+      if (t->categories[i] < p->n_churn_categories && p->churn_category[t->categories[i]]) return 1;
+  }
+  return 0;
+}
+
+static uint32_t distinct_miners(const lp_lead *l) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < l->n_ev; i++) {
+    int seen = 0;
+    for (uint32_t j = 0; j < i && !seen; j++) seen = strcmp(l->ev[i].miner, l->ev[j].miner) == 0;
+    n += !seen;
+  }
+  return n;
+}
+
+static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_features *f) {
+  const lp_config *c = p->cfg;
+  f->bm25 = bm25;
+  f->text = bm25 / (bm25 + c->scoring.text_saturation);
+  double age = l->last_ts_ms > 0 ? (double)(p->now_ms - l->last_ts_ms) / DAY_MS : 3650.0;
+  if (age < 0) age = 0;
+  f->recency_days = age;
+  f->recency = exp2(-age / ((double)c->scoring.recency_half_life_ms / DAY_MS));
+  f->fit = fit(p, l);
+  f->churn = churn_trigger(p, l);
+  f->miners = distinct_miners(l);
+  f->agreement = f->miners > 1 ? (double)(f->miners - 1) / f->miners : 0.0;
+  /* The Beta(1,1) prior mean: the reputation stage replaces it with each miner's estimate. */
+  f->reputation = 0.5;
+}
+
+double lp_v0_score(const lp_config *cfg, const lp_v0_features *f) {
+  const double w[] = { cfg->scoring.w_text, cfg->scoring.w_recency, cfg->scoring.w_fit,
+                       cfg->scoring.w_churn, cfg->scoring.w_miners, cfg->scoring.w_reputation };
+  const double x[] = { f->text, f->recency, f->fit, f->churn, f->agreement, f->reputation };
+  double num = 0, den = 0;
+  for (int i = 0; i < 6; i++) {
+    num += w[i] * x[i];
+    den += w[i];
+  }
+  return den > 0 ? num / den : 0;
+}
+
+/* ---- candidates and the local top-k ------------------------------------------------------------- */
+
+static void consider(const lp_qplan *p, const lp_lead *l, double bm25, lp_topk *top, cand *pool, size_t *n_pool,
+                     size_t *scored) {
+  if (l == NULL || !passes(p, l)) return;
+  (*scored)++;
+  lp_v0_features f;
+  features(p, l, bm25, &f);
+  double score = lp_v0_score(p->cfg, &f);
+  if (!lp_topk_would_enter(top, score, l->domain)) return;
+  /* The pool holds k + 1 slots: an entry evicted from the heap frees its slot for the next. */
+  void *evicted = NULL;
+  cand *c = &pool[*n_pool];
+  c->lead = l;
+  c->f = f;
+  lp_topk_push(top, score, l->domain, c, &evicted);
+  if (evicted != NULL && evicted != c) {
+    *(cand *)evicted = *c;  /* move the newcomer into the freed slot, fix the heap's pointer */
+    for (size_t i = 0; i < top->n; i++)
+      if (top->v[i].payload == c) top->v[i].payload = evicted;
+  } else if (evicted == NULL) {
+    (*n_pool)++;
+  }
+}
+
+static void run_shard(const lp_qplan *p, lp_shard *sh, lp_topk *top, cand *pool, size_t *n_pool, size_t *scored,
+                      lp_index_hit *hits, size_t cap_hits) {
+  if (p->n_terms > 0) {
+    size_t nh = 0;
+    if (lp_index_topk(sh->index, p->terms, p->n_terms, NULL, cap_hits, hits, &nh) != LP_OK) return;
+    for (size_t i = 0; i < nh; i++)
+      consider(p, lp_leads_by_doc(&sh->leads, hits[i].doc), hits[i].score, top, pool, n_pool, scored);
+    return;
+  }
+  for (uint32_t d = 0; d < sh->leads.n_docs; d++) consider(p, sh->leads.by_doc[d], 0, top, pool, n_pool, scored);
+}
+
+/* ---- rendering ------------------------------------------------------------------------------------ */
+
+static void kv_str(lp_buf *b, const char *key, const char *v) {
+  lp_buf_printf(b, ",\"%s\":", key);
+  if (v) lp_buf_json_str(b, v, strlen(v));
+  else lp_buf_puts(b, "null");
+}
+
+static int cmp_ev_newest(const void *a, const void *b) {
+  const lp_evidence *x = *(const lp_evidence *const *)a, *y = *(const lp_evidence *const *)b;
+  if (x->ts_ms != y->ts_ms) return x->ts_ms < y->ts_ms ? 1 : -1;
+  return strcmp(x->snippet_id, y->snippet_id);
+}
+
+static void render_signals(const lp_qplan *p, const lp_lead *l, const lp_v0_features *f, lp_buf *b) {
+  lp_buf_printf(b, ",\"signals\":{\"text_match\":%.4f,\"recency_days\":%.2f,\"miners\":%u,\"reputation\":%.3f,"
+                   "\"icp_fit\":%.3f,\"churn_trigger\":%s,\"churn\":[",
+                f->bm25, f->recency_days, f->miners, f->reputation, f->fit, f->churn ? "true" : "false");
+  int64_t since = p->now_ms - p->cfg->scoring.churn_window_ms;
+  int first = 1;
+  for (uint32_t k = 0; k < l->n_churn; k++) {
+    const lp_churn *c = &l->churn[k];
+    if (c->ts_ms < since) continue;
+    lp_buf_puts(b, first ? "\"" : ",\"");
+    lp_buf_puts(b, c->added ? "added:" : "removed:");
+    lp_buf_json_escape(b, c->tech, strlen(c->tech));
+    lp_buf_puts(b, "\"");
+    first = 0;
+  }
+  lp_buf_puts(b, "]}");
+}
+
+static void render_evidence(const lp_lead *l, lp_buf *b) {
+  const lp_evidence *order[1024];
+  uint32_t n = l->n_ev < 1024 ? l->n_ev : 1024;
+  for (uint32_t i = 0; i < n; i++) order[i] = &l->ev[i];
+  if (n > 1) qsort(order, n, sizeof(order[0]), cmp_ev_newest);
+  lp_buf_puts(b, ",\"evidence\":[");
+  for (uint32_t i = 0; i < n && i < 3; i++) {
+    const lp_evidence *e = order[i];
+    lp_buf_puts(b, i ? ",{\"snippet_id\":" : "{\"snippet_id\":");
+    lp_buf_json_str(b, e->snippet_id, strlen(e->snippet_id));
+    kv_str(b, "miner", e->miner);
+    lp_buf_printf(b, ",\"kind\":\"%s\",\"ts\":%lld", lp_snippet_kind_name(e->kind), (long long)e->ts_ms);
+    kv_str(b, "text", e->text);
+    if (e->url) kv_str(b, "url", e->url);
+    lp_buf_puts(b, "}");
+  }
+  lp_buf_puts(b, "]");
+}
+
+static int render(const lp_qplan *p, double score, const cand *c, lp_qhit *h) {
+  const lp_lead *l = c->lead;
+  lp_buf b = LP_BUF_INIT;
+  lp_buf_puts(&b, "\"domain\":");
+  lp_buf_json_str(&b, l->domain, strlen(l->domain));
+  kv_str(&b, "name", l->name);
+  lp_buf_printf(&b, ",\"score\":%.6f", score);
+  kv_str(&b, "industry", l->industry);
+  if (l->employees > 0) lp_buf_printf(&b, ",\"employees\":%lld", (long long)l->employees);
+  else lp_buf_puts(&b, ",\"employees\":null");
+  kv_str(&b, "country", l->country[0] ? l->country : NULL);
+  if (p->req.explain) {
+    render_signals(p, l, &c->f, &b);
+    render_evidence(l, &b);
+  }
+  h->score = score;
+  h->domain = lp_strdup(l->domain);
+  h->json = lp_buf_steal(&b, &h->json_len);
+  return h->domain && h->json ? LP_OK : LP_ENOMEM;
+}
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresult *out) {
+  double t0 = thread_cpu_s();
+  memset(out, 0, sizeof(*out));
+  size_t k = p->req.k;
+  size_t cap_hits = (size_t)p->cfg->scoring.candidates;
+  if (cap_hits < k) cap_hits = k;
+  lp_topk top;
+  cand *pool = lp_malloc((k + 1) * sizeof(cand));
+  lp_index_hit *hits = lp_malloc(cap_hits * sizeof(lp_index_hit));
+  if (pool == NULL || hits == NULL || lp_topk_init(&top, k) != LP_OK) {
+    out->failed = 1;
+    lp_free(pool);
+    lp_free(hits);
+    return;
+  }
+  size_t n_pool = 0;
+  for (size_t i = 0; i < n; i++) run_shard(p, shards[i], &top, pool, &n_pool, &out->candidates, hits, cap_hits);
+  size_t m;
+  lp_topk_entry *e = lp_topk_sorted(&top, &m);
+  out->hits = lp_calloc(m ? m : 1, sizeof(lp_qhit));
+  for (size_t i = 0; out->hits && i < m; i++) {
+    if (render(p, e[i].score, e[i].payload, &out->hits[out->n]) != LP_OK) out->failed = 1;
+    out->n++;
+  }
+  if (out->hits == NULL) out->failed = 1;
+  lp_topk_free(&top);
+  lp_free(pool);
+  lp_free(hits);
+  out->cpu_s = thread_cpu_s() - t0;
+}
+
+void lp_qresult_free(lp_qresult *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    lp_free(r->hits[i].domain);
+    lp_free(r->hits[i].json);
+  }
+  lp_free(r->hits);
+  memset(r, 0, sizeof(*r));
+}
