@@ -55,7 +55,7 @@ static int cmp_ref(const void *a, const void *b) {
 
 Test(topk, equals_a_full_sort_on_random_input) {
   srand(7);
-  static char keys[2000][16];
+  static char keys[2000][32];
   static lp_topk_entry all[2000];
   for (int round = 0; round < 50; round++) {
     size_t n = 1 + (size_t)(rand() % 2000), k = 1 + (size_t)(rand() % 100);
