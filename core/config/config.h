@@ -57,6 +57,7 @@ typedef struct lp_config {
     int64_t max_batch;          /* snippets per request */
     int64_t dedupe_capacity;    /* (miner, id) remembered per shard, at least */
     int64_t evidence_per_lead;  /* latest evidence snippets kept per lead */
+    int64_t max_miners;         /* miners tracked by name; the rest are counted together */
   } ingest;
   struct {
     char *bootstrap_brokers;    /* "" = embedded mock cluster */

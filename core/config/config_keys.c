@@ -82,6 +82,8 @@ static const lp_conf_key ingest_keys[] = {
       "(miner, id) pairs each shard remembers to drop duplicates; the oldest are forgotten first"),
   KEY(ingest, evidence_per_lead, LP_CONF_INT, "16", 1, 1024,
       "latest evidence snippets kept per lead for explanations and the lead profile"),
+  KEY(ingest, max_miners, LP_CONF_INT, "100000", 1, 10000000,
+      "miners tracked by name (GET /v1/miners); past it, new miners are counted together as (other)"),
   END
 };
 

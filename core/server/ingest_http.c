@@ -112,6 +112,10 @@ static void batch_done(lp_msg *m) {
   batch *b = (batch *)m;
   ingest_req *ir = b->ir;
   for (uint32_t i = 0; i < b->n; i++) {
+    if (!ir->outcomes) {
+      const lp_snippet *s = b->item[i];
+      lp__miners_count(ir->srv->miners, s->miner.ptr, s->miner.len, b->code[i]);
+    }
     if (b->code[i] == NULL) {
       ir->accepted++;
       if (ir->outcomes) lp__count_result(ir->srv, 1, lp_outcome_event_name(((lp_outcome *)b->item[i])->event));
@@ -160,6 +164,34 @@ static void queue_item(ingest_req *ir, void *item, uint32_t shard, size_t index)
   if (++b->n == BATCH_MAX) send_batch(ir, worker);
 }
 
+/* A rejected snippet still counts against its miner when the miner field itself is readable. */
+static void count_rejected_miner(ingest_req *ir, const json_t *json, const msgpack_object *mp, const char *code) {
+  const char *id = NULL;
+  size_t len = 0;
+  if (json != NULL) {
+    const json_t *m = json_is_object(json) ? json_object_get(json, "miner") : NULL;
+    if (json_is_string(m)) {
+      id = json_string_value(m);
+      len = json_string_length(m);
+    }
+  } else if (mp != NULL && mp->type == MSGPACK_OBJECT_MAP) {
+    for (uint32_t i = 0; i < mp->via.map.size; i++) {
+      const msgpack_object_kv *kv = &mp->via.map.ptr[i];
+      if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 5 && memcmp(kv->key.via.str.ptr, "miner", 5) == 0 &&
+          kv->val.type == MSGPACK_OBJECT_STR) {
+        id = kv->val.via.str.ptr;
+        len = kv->val.via.str.size;
+      }
+    }
+  }
+  for (size_t i = 0; id != NULL && i < len; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return;  /* not a miner name: nobody to count it against */
+  }
+  if (id != NULL) lp__miners_count(ir->srv->miners, id, len, code);
+}
+
 static int on_item(void *ud, size_t index, const json_t *json, const msgpack_object *mp, const lp_reject *item_err) {
   ingest_req *ir = ud;
   lp_server *srv = ir->srv;
@@ -181,7 +213,10 @@ static int on_item(void *ud, size_t index, const json_t *json, const msgpack_obj
               : lp_snippet_from_msgpack(mp, &srv->rules, ir->now_ms, &s, &rej);
     if (rc == LP_OK) queue_item(ir, s, s->shard, index);
   }
-  if (rc != LP_OK) add_rejection(ir, index, rej.code ? rej.code : "bad_field", rej.message);
+  if (rc != LP_OK) {
+    add_rejection(ir, index, rej.code ? rej.code : "bad_field", rej.message);
+    if (!ir->outcomes) count_rejected_miner(ir, json, mp, rej.code ? rej.code : "bad_field");
+  }
   return 0;
 }
 

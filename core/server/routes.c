@@ -143,6 +143,8 @@ static const lp_route routes[] = {
   { HTTP_POST, "/v1/outcomes", "/v1/outcomes", lp__route_outcomes },
   { HTTP_GET, "/v1/leads/{domain}", "/v1/leads/{domain}", route_lead_get },
   { HTTP_POST, "/v1/leads", "/v1/leads", lp__route_leads },
+  { HTTP_GET, "/v1/miners", "/v1/miners", lp__route_miners },
+  { HTTP_GET, "/v1/miners/{id}", "/v1/miners/{id}", lp__route_miner },
 };
 
 void lp__server_handle(lp_http_req *req, void *ud) {

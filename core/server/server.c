@@ -308,6 +308,7 @@ static int start(lp_server *srv) {
     lp_log_error("cannot build the text tables", "err=\"%s\"", err);
     return rc;
   }
+  if ((rc = lp__miners_new(&srv->miners, (size_t)srv->cfg->ingest.max_miners)) != LP_OK) return rc;
   if ((rc = lp_domain_set_builtin(&srv->b2c)) != LP_OK) {
     lp_log_error("cannot build the b2c domain set", "err=\"%s\"", lp_strerror(rc));
     return rc;
@@ -357,6 +358,7 @@ int lp_server_run(lp_config *cfg) {
   if (uv_loop_close(&srv->loop) != 0) lp_log_warn("loop closed with handles open", "%s", "");
   lp_stages_free(srv->stages);
   lp_domain_set_free(srv->b2c);
+  lp__miners_free(srv->miners);
   lp_icp_parser_free(srv->icp);
   lp_analyzer_ctx_free(srv->reactor_analyzer);
   lp_analyzer_free(srv->analyzer);

@@ -15,6 +15,14 @@
 #include "stages/ingest/ingest.h"
 #include "worker/worker.h"
 
+/* A miner as this instance saw it (miners.c). Reactor thread. */
+typedef struct lp_miner_stat {
+  char *id;
+  uint64_t accepted, throttled, rejected;
+  int64_t first_ms, last_ms;   /* wall clock */
+} lp_miner_stat;
+typedef struct lp_miner_table lp_miner_table;
+
 #define LP_ROUTE_CACHE 64
 #define LP_RESULT_CACHE 64
 
@@ -30,6 +38,7 @@ typedef struct lp_server {
   lp_analyzer *analyzer;
   lp_analyzer_ctx *reactor_analyzer;  /* the reactor's own, for prompts */
   lp_icp_parser *icp;
+  lp_miner_table *miners;
   lp_ingest_rules rules;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
@@ -70,6 +79,14 @@ void lp__server_handle(lp_http_req *req, void *ud);
 /* POST /v1/snippets and /v1/outcomes (ingest_http.c). */
 void lp__route_snippets(lp_http_req *req, lp_str param, void *ud);
 void lp__route_outcomes(lp_http_req *req, lp_str param, void *ud);
+/* The miner table and its routes (miners.c). result: NULL when accepted, else the rejection code. */
+int lp__miners_new(lp_miner_table **out, size_t max);
+void lp__miners_free(lp_miner_table *t);
+lp_miner_stat *lp__miners_find(const lp_miner_table *t, const char *id, size_t len);
+lp_miner_stat *lp__miners_get(lp_miner_table *t, const char *id, size_t len);
+void lp__miners_count(lp_miner_table *t, const char *id, size_t len, const char *result);
+void lp__route_miners(lp_http_req *req, lp_str param, void *ud);
+void lp__route_miner(lp_http_req *req, lp_str param, void *ud);
 /* POST /v1/leads (query_http.c). */
 void lp__route_leads(lp_http_req *req, lp_str param, void *ud);
 /* Counts one snippet/outcome result in leadpoet_snippets_total{result} / leadpoet_outcomes_total{event}. */
