@@ -105,6 +105,9 @@ static void worker_tick(lp_worker *w, int64_t now_ms, void *ud) {
     if (sh->stages) lp_stage_shard_tick(sh->stages, now_ms);
     lp_shard_maintain(sh, (uint32_t)srv->cfg->index.expire_per_tick, (uint32_t)srv->cfg->index.merge_per_tick);
     lp_gauge_set(srv->m_leads_shard[sh->id], (double)lp_leads_count(&sh->leads));
+    lp_index_stats ist;
+    lp_index_stats_get(sh->index, &ist);
+    lp_gauge_set(srv->m_postings_shard[sh->id], (double)ist.postings);
   }
 }
 
@@ -114,6 +117,10 @@ static void collect(lp_metrics *m, void *ud) {
   lp_server *srv = ud;
   (void)m;
   if (srv->workers) lp_gauge_set(srv->m_ring_backlog, (double)lp_workers_in_flight(srv->workers));
+  double postings = 0;
+  for (int64_t s = 0; srv->m_postings_shard && s < srv->cfg->server.shards; s++)
+    postings += lp_gauge_value(srv->m_postings_shard[s]);
+  lp_gauge_set(srv->m_index_postings, postings);
 }
 
 static int setup_metrics(lp_server *srv) {
@@ -141,6 +148,11 @@ static int setup_metrics(lp_server *srv) {
       !srv->m_ring_backlog)
     return LP_ENOMEM;
   uint32_t shards = (uint32_t)srv->cfg->server.shards;
+  srv->m_index_postings = lp_metrics_gauge(m, "leadpoet_index_postings", "Live postings in the shard indexes.");
+  srv->m_postings = lp_metrics_family(m, LP_METRIC_GAUGE, "leadpoet_index_shard_postings",
+                                      "Live postings in the index, by shard.", shard, 1, NULL, 0);
+  if (!srv->m_index_postings || !srv->m_postings) return LP_ENOMEM;
+  srv->m_postings_shard = lp_calloc(shards, sizeof(lp_metric *));
   srv->m_leads_shard = lp_calloc(shards, sizeof(lp_metric *));
   for (uint32_t s = 0; s < shards; s++) {
     char id[16];
@@ -148,6 +160,8 @@ static int setup_metrics(lp_server *srv) {
     const char *v[] = { id };
     srv->m_leads_shard[s] = lp_metrics_series(srv->m_leads, v);
     lp_gauge_set(srv->m_leads_shard[s], 0);
+    srv->m_postings_shard[s] = lp_metrics_series(srv->m_postings, v);
+    lp_gauge_set(srv->m_postings_shard[s], 0);
   }
   /* Every contract result shows from the start, at 0, so that rate() and alerts work before the first. */
   static const char *results[] = { "accepted", "bad_json", "bad_field", "b2c_domain", "pii", "future_ts", "duplicate" };
@@ -366,6 +380,7 @@ int lp_server_run(lp_config *cfg) {
   lp_metrics_set_default(NULL);
   lp_metrics_free(srv->metrics);
   lp_free(srv->m_leads_shard);
+  lp_free(srv->m_postings_shard);
   lp_free(srv);
   return exit_code;
 }

@@ -52,6 +52,9 @@ typedef struct lp_server {
   lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
   lp_metric *m_ring_backlog;
   lp_metric *m_lead_cost;          /* leadpoet_lead_cost_usd */
+  lp_metric *m_index_postings;     /* leadpoet_index_postings: the sum of the shard postings gauges */
+  lp_metric **m_postings_shard;    /* leadpoet_index_shard_postings{shard} */
+  lp_metric_family *m_postings;
   lp_metric *m_llm_hit_rate;       /* leadpoet_llm_hit_rate */
   lp_metric **m_leads_shard;       /* one per shard */
 
