@@ -45,7 +45,8 @@ static void query_usage(FILE *f) {
           "                  e.g. --filters '{\"country\": [\"US\"], \"employees_min\": 50}'\n"
           "  --help          this text\n"
           "\n"
-          "The table shows rank, domain, score, name, country, employees and the lead's top signals.\n"
+          "The table shows rank, domain, score, name, country, employees and the lead's top signals, and under\n"
+          "each lead an excerpt of its newest evidence.\n"
           "Exit status: 0 ok, 1 runtime error (network, server error), 2 usage error.\n",
           QUERY_MAX_K);
 }
@@ -190,6 +191,20 @@ static void format_signals(json_t *signals, char *out, size_t cap) {
   lp_buf_free(&b);
 }
 
+/* "      > hiring: Acme is hiring a billing engineer ...": the lead's first evidence, cut at a character
+ * boundary so that UTF-8 is never split. */
+static void print_excerpt(FILE *f, json_t *ev) {
+  const char *text = json_string_value(json_object_get(ev, "text"));
+  const char *kind = json_string_value(json_object_get(ev, "kind"));
+  if (text == NULL) return;
+  size_t n = strlen(text), max = 100;
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+  }
+  fprintf(f, "      > %s: %.*s%s\n", kind ? kind : "evidence", (int)n, text, strlen(text) > n ? " ..." : "");
+}
+
 /* Prints the 200 answer as a table. Returns 0, or 1 when the body is not the contract's shape. */
 static int print_table(const lp_http_response *res, FILE *f) {
   json_error_t jerr;
@@ -234,6 +249,7 @@ static int print_table(const lp_http_response *res, FILE *f) {
     put_cell(f, json_is_integer(emp) ? num : "-", 9, 1);
     format_signals(json_object_get(lead, "signals"), sig, sizeof(sig));
     fprintf(f, "  %s\n", sig[0] ? sig : "-");
+    print_excerpt(f, json_array_get(json_object_get(lead, "evidence"), 0));
   }
   json_decref(root);
   return 0;
