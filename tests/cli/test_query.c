@@ -13,7 +13,8 @@
 static const char *const LEADS =
   "{\"query_id\": \"q-1\", \"took_ms\": 1.7, \"model\": \"intent-v3\", \"leads\": ["
   "{\"rank\": 1, \"domain\": \"acme.com\", \"name\": \"Acme\", \"score\": 0.83, \"employees\": 250,"
-  " \"country\": \"US\", \"signals\": {\"text_match\": 7.1, \"miners\": 3, \"churn\": [\"removed:heroku\"]}},"
+  " \"country\": \"US\", \"signals\": {\"text_match\": 7.1, \"miners\": 3, \"churn\": [\"removed:heroku\"]},"
+  " \"evidence\": [{\"snippet_id\": \"s1\", \"kind\": \"hiring\", \"text\": \"Acme is hiring a platform engineer to move off Heroku\"}]},"
   "{\"rank\": 2, \"domain\": \"a-very-long-domain-name-indeed.example.com\", \"score\": 0.5, \"signals\": {}}],"
   " \"cost\": {\"usd_total\": 0.00004, \"usd_per_lead\": 0.00002, \"llm_calls\": 0}}";
 
@@ -65,6 +66,7 @@ Test(cli_query, sends_prompt_k_filters_and_prints_a_table) {
   cr_assert(strstr(r.out, "0.830  Acme"), "%s", r.out);
   cr_assert(strstr(r.out, "US        250  text_match 7.1, miners 3, churn removed:heroku"), "%s", r.out);
   cr_assert(strstr(r.out, "a-very-long-domain-name-~"), "long cells are cut: %s", r.out);
+  cr_assert(strstr(r.out, "      > hiring: Acme is hiring a platform engineer to move off Heroku\n"), "an excerpt: %s", r.out);
   run_free(&r);
   mock_free(&m);
 }
