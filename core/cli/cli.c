@@ -16,6 +16,7 @@ typedef struct command {
 static const command commands[] = {
   { "serve", lp_cmd_serve, "run the server: HTTP API, shard workers, stages" },
   { "ingest", lp_cmd_ingest, "post a JSON Lines file of snippets (or --outcomes) to a server" },
+  { "produce", lp_cmd_produce, "publish a JSON Lines file to Kafka (--outcomes)" },
   { "query", lp_cmd_query, "ask a server for the leads that match a prompt" },
   { "check-config", lp_cmd_check_config, "check a config file; --help prints every key" },
   { "version", lp_cmd_version, "print the version" },

@@ -123,7 +123,7 @@ static const lp_conf_key metrics_keys[] = {
 };
 
 static const lp_conf_key stages_keys[] = {
-  STR(stages, order, "ingest",
+  STR(stages, order, "ingest, throttle",
       "comma-separated stage names, run in this order; built-in or from stages.plugins"),
   STR(stages, plugins, "",
       "comma-separated paths of stage plugins (.so) to load at start"),

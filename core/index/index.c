@@ -6,8 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <streamvbyte.h>
-#include <streamvbytedelta.h>
 
 #include "base/alloc.h"
 #include "index/index_int.h"
@@ -104,6 +102,7 @@ void lp_index_free(lp_index *ix) {
   lp_free(ix->docs);
   lp__ix_dict_free(ix);
   lp_free(ix->scratch);
+  lp_free(ix->fbuf);
   lp_free(ix->cursors);
   lp_free(ix);
 }
@@ -128,11 +127,20 @@ static void *scratch(lp_index *ix, size_t bytes) {
   return ix->scratch;
 }
 
+/* Makes ix->fbuf hold at least bytes + 8 (the coder's slack). */
+static int fbuf_reserve(lp_index *ix, size_t bytes) {
+  return lp__ix_grow_sz((void **)&ix->fbuf, &ix->fbuf_cap, bytes + 8, 1);
+}
+
 /* Takes doc out of the index: df, its segment's live counts, the totals. Cannot fail; tids is room for
- * the doc's nterms ids. */
+ * the doc's nterms ids and ix->fbuf must hold the doc's fwd_bytes + 8 (fbuf_reserve). */
 static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
   ix_doc *d = &ix->docs[doc];
-  if (d->nterms) streamvbyte_delta_decode(d->fwd, tids, d->nterms, 0);
+  if (d->nterms) {
+    memcpy(ix->fbuf, d->fwd, d->fwd_bytes);
+    memset(ix->fbuf + d->fwd_bytes, 0, 8);
+    lp__ix_rice_decode(ix->fbuf, tids, d->nterms);
+  }
   for (uint32_t i = 0; i < d->nterms; i++) {
     if (--ix->terms[tids[i]].df == 0) ix->live_terms--;
     lp__ix_term_release(ix, tids[i]);
@@ -221,20 +229,19 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
 
   /* Everything that can fail happens before the old version is touched. */
   uint8_t *fwd = NULL;
-  size_t fwd_bytes = 0;
-  if (m) {
-    fwd = lp_malloc(streamvbyte_max_compressedbytes(m) + LP_IX_PAD);
-    if (fwd) fwd_bytes = streamvbyte_delta_encode(tids, m, fwd, 0);
+  uint32_t k = 0;
+  size_t fwd_bytes = m ? lp__ix_rice_size(tids, m, &k) : 0;
+  int ok = fbuf_reserve(ix, fwd_bytes > ix->docs[doc].fwd_bytes ? fwd_bytes : ix->docs[doc].fwd_bytes) == LP_OK;
+  if (ok && m && (ok = (fwd = lp_malloc(fwd_bytes)) != NULL)) {
+    memset(ix->fbuf, 0, fwd_bytes + 8);
+    lp__ix_rice_encode(ix->fbuf, tids, m, k);
+    memcpy(fwd, ix->fbuf, fwd_bytes);
   }
   ix_seg *s = ix->mem;
-  if ((m && !fwd) || lp__ix_mem_reserve(ix, s, tids, m) != LP_OK) {
+  if (!ok || lp__ix_mem_reserve(ix, s, tids, m) != LP_OK) {
     lp_free(fwd);
     for (uint32_t i = 0; i < m; i++) lp__ix_term_release(ix, tids[i]);
     return lp__ix_fail(ix, LP_ENOMEM, "out of memory for postings");
-  }
-  if (fwd) {
-    uint8_t *shrunk = lp_realloc(fwd, fwd_bytes + LP_IX_PAD);
-    if (shrunk) fwd = shrunk;
   }
   if (ix->docs[doc].seg) doc_unlink(ix, doc, (uint32_t *)(ents + n));
   for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;  /* unlink used the same room */
@@ -253,7 +260,7 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
     if (ix->terms[ents[i].tid].df++ == 0) ix->live_terms++;
   }
   ix->docs[doc] = (ix_doc){ .seg = s->id, .slot = slot, .dl = dl, .fwd = fwd, .nterms = m,
-                            .fwd_bytes = (uint32_t)(fwd ? fwd_bytes + LP_IX_PAD : 0) };
+                            .fwd_bytes = (uint32_t)fwd_bytes };
   s->stored += m;
   s->live += m;
   s->live_docs++;
@@ -268,7 +275,8 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
 int lp_index_delete(lp_index *ix, uint32_t doc) {
   if (doc >= ix->docs_cap || ix->docs[doc].seg == 0) return lp__ix_fail(ix, LP_ENOENT, "doc %u is not in the index", doc);
   uint32_t *tids = scratch(ix, (size_t)ix->docs[doc].nterms * sizeof(uint32_t) + 1);
-  if (!tids) return lp__ix_fail(ix, LP_ENOMEM, "out of memory for delete scratch");
+  if (!tids || fbuf_reserve(ix, ix->docs[doc].fwd_bytes) != LP_OK)
+    return lp__ix_fail(ix, LP_ENOMEM, "out of memory for delete scratch");
   doc_unlink(ix, doc, tids);
   return LP_OK;
 }
@@ -285,6 +293,7 @@ void lp_index_stats_get(const lp_index *ix, lp_index_stats *st) {
   size_t b = sizeof *ix + (size_t)ix->docs_cap * sizeof(ix_doc) + ix->fwd_bytes;
   b += (size_t)ix->cap_terms * sizeof(ix_term) + ix->term_bytes + (size_t)ix->dict_cap * sizeof(uint32_t);
   b += (size_t)ix->cap_free * sizeof(uint32_t) + (size_t)ix->cap_segs * sizeof(ix_seg *) + ix->scratch_cap;
+  b += ix->fbuf_cap;
   b += (size_t)LP_INDEX_MAX_QUERY_TERMS * lp__ix_cursor_size();
   for (uint32_t i = 0; i < ix->nsegs; i++) {
     b += lp__ix_seg_bytes(ix->segs[i]);

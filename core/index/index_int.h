@@ -38,7 +38,7 @@ typedef struct ix_doc {
   uint32_t seg;       /* id of the segment holding the current version; 0 = absent */
   uint32_t slot;      /* index of the doc in that segment's docs[] */
   double dl;          /* doc length: sum of the stored frequencies */
-  uint8_t *fwd;       /* sorted term ids, delta + streamvbyte, LP_IX_PAD bytes of padding */
+  uint8_t *fwd;       /* sorted term ids, Rice-coded (pack.c), exactly fwd_bytes long */
   uint32_t nterms;
   uint32_t fwd_bytes;
 } ix_doc;
@@ -61,23 +61,31 @@ typedef struct ix_mlist {
   double min_dl;
 } ix_mlist;
 
-/* A block of 128 postings of a compressed segment. Data at off: doc deltas (streamvbyte, from the previous
- * block's last doc) then n 16-bit tf codes. min_dl is rounded down so bounds stay bounds. */
+/* A block of up to 128 postings of a compressed segment (every block of a term holds 128 but the last).
+ * Data at off, bit-packed LSB first: the n-1 gaps docs[i+1] - docs[i] - 1 in wd bits each (the docs are
+ * rebuilt backwards from last, so no block needs its predecessor), then the n values max_tf - tf code in
+ * wt bits each. A block of one posting has no data at all.
+ * Bound. sat is the block's max over its docs of tf / (tf + k1 (1 - b + b dl / A0)), rounded up, with A0 the
+ * segment's ref_avgdl (the avgdl when it was written; k1 and b are fixed for the index). At query time, with
+ * avgdl A, a doc's BM25 term score is w (k1 + 1) times that ratio for A, which is at most max(1, A / A0)
+ * times the ratio for A0 (the dl term shrinks by at most A0 / A). Bounding each doc by its own (tf, dl)
+ * pair, not by the block's max tf and min dl taken apart, keeps the bound close to the real best score of
+ * the block, which is what lets WAND skip blocks. */
 typedef struct ix_block {
   uint32_t last;
   uint32_t off;
   uint16_t max_tf;
-  uint16_t n;
-  float min_dl;
+  uint8_t wd, wt;
+  float sat;
 } ix_block;
 
+/* A term of a compressed segment. A list of <= LP_IX_BLOCK postings is its one block b, kept right here
+ * (most terms of a segment are rare: this saves a block entry each). A longer list has its blocks at
+ * s->blocks[b.off ..], and b holds the list's last doc, max tf and min doc length. */
 typedef struct ix_fterm {
   uint32_t tid;
   uint32_t n;         /* postings */
-  uint32_t blk0;      /* first block in the segment's blocks[] */
-  uint32_t nblk;
-  uint16_t max_tf;
-  float min_dl;
+  ix_block b;
 } ix_fterm;
 
 enum { IX_MEM = 1, IX_FROZEN = 2 };
@@ -97,8 +105,13 @@ typedef struct ix_seg {
   uint32_t *map;            /* tid -> list index, open addressing on tid */
   uint32_t map_cap;
   /* IX_FROZEN */
-  ix_fterm *terms;          /* sorted by tid */
+  double ref_avgdl;         /* IX_FROZEN: A0 of the block bounds (see ix_block) */
+  ix_fterm *terms;          /* sorted by tid; lists of two postings or more */
   uint32_t nterms, cap_terms;
+  uint32_t *one_tid;        /* terms with one posting (the rare majority), sorted: 10 bytes each */
+  uint32_t *one_doc;        /* that posting's doc */
+  uint16_t *one_tf;         /* and tf code */
+  uint32_t nones, cap_one_tid, cap_one_doc, cap_one_tf;
   ix_block *blocks;
   uint32_t nblocks, cap_blocks;
   uint8_t *data;
@@ -140,6 +153,8 @@ struct lp_index {
   double sum_dl;
   void *scratch;                /* put()'s term entries and decode buffer */
   size_t scratch_cap;
+  uint8_t *fbuf;                /* a term list being coded, with 8 bytes of slack */
+  size_t fbuf_cap;
   ix_cursor *cursors;           /* LP_INDEX_MAX_QUERY_TERMS of them */
   char err[192];
 };
@@ -163,8 +178,9 @@ int lp__ix_seg_add(lp_index *ix, ix_seg *s);
 void lp__ix_seg_remove(lp_index *ix, ix_seg *s);
 ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid);
 int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n);
-const ix_fterm *lp__ix_frozen_term(const ix_seg *s, uint32_t tid);
+int lp__ix_frozen_term(const lp_index *ix, const ix_seg *s, uint32_t tid, ix_fterm *out);
 uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs);
+uint32_t lp__ix_block_docs(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs);
 size_t lp__ix_seg_bytes(const ix_seg *s);
 
 /* query.c */
@@ -172,6 +188,50 @@ size_t lp__ix_cursor_size(void);
 
 /* merge.c */
 void lp__ix_job_abort(lp_index *ix);
+
+/* pack.c: fixed-width bit packing, LSB first. Readers may load 8 bytes from any byte they touch, so a
+ * packed buffer must be followed by LP_IX_PAD readable bytes. */
+size_t lp__ix_pack(uint8_t *out, const uint32_t *v, uint32_t n, uint32_t w);
+void lp__ix_unpack(const uint8_t *in, uint32_t *v, uint32_t n, uint32_t w);
+uint32_t lp__ix_bits(uint32_t x);
+size_t lp__ix_rice_size(const uint32_t *ids, uint32_t m, uint32_t *k_out);
+void lp__ix_rice_encode(uint8_t *out, const uint32_t *ids, uint32_t m, uint32_t k);
+void lp__ix_rice_decode(const uint8_t *in, uint32_t *ids, uint32_t m);
+
+/* The i-th w-bit value of a packed buffer. */
+static inline uint32_t lp__ix_get(const uint8_t *in, uint32_t i, uint32_t w) {
+  if (w == 0) return 0;
+  uint64_t bit = (uint64_t)i * w, word;
+  memcpy(&word, in + (bit >> 3), sizeof word);
+  return (uint32_t)((word >> (bit & 7)) & ((1ull << w) - 1));
+}
+
+/* x rounded down to a float, so a bound built on it stays a bound. */
+static inline float lp__ix_round_down(double x) {
+  float f = (float)x;
+  if ((double)f > x) f = __builtin_nextafterf(f, 0.0f);
+  return f;
+}
+
+/* tf / (tf + k1 (1 - b + b dl / ref)) rounded up to a float (see ix_block). */
+static inline float lp__ix_sat(const lp_index_params *p, double tf, double dl, double ref) {
+  double s = tf / (tf + p->k1 * (1.0 - p->b + p->b * dl / ref));
+  float f = (float)s;
+  if ((double)f < s) f = __builtin_nextafterf(f, 2.0f);
+  return f;
+}
+
+static inline uint32_t lp__ix_nblk(const ix_fterm *t) { return (t->n + LP_IX_BLOCK - 1) / LP_IX_BLOCK; }
+
+/* The blocks of t: its own b, or its run in s->blocks. */
+static inline const ix_block *lp__ix_blocks(const ix_seg *s, const ix_fterm *t) {
+  return t->n <= LP_IX_BLOCK ? &t->b : s->blocks + t->b.off;
+}
+
+/* Postings in block b of t. */
+static inline uint32_t lp__ix_blk_n(const ix_fterm *t, uint32_t b) {
+  return b + 1 < lp__ix_nblk(t) ? LP_IX_BLOCK : t->n - b * LP_IX_BLOCK;
+}
 
 static inline double lp__ix_tf(uint16_t code) {
   uint32_t bits = (uint32_t)code << 15;

@@ -12,8 +12,6 @@
  */
 #include <math.h>
 #include <stdlib.h>
-#include <streamvbyte.h>
-#include <streamvbytedelta.h>
 
 #include "base/alloc.h"
 #include "index/index_int.h"
@@ -95,9 +93,10 @@ static int job_start(lp_index *ix, ix_seg **in, uint32_t nin) {
   ix_job *j = &ix->job;
   *j = (ix_job){ 0 };
   size_t total = 0;
-  for (uint32_t i = 0; i < nin; i++) total += in[i]->kind == IX_MEM ? in[i]->nlists : in[i]->nterms;
+  for (uint32_t i = 0; i < nin; i++) total += in[i]->kind == IX_MEM ? in[i]->nlists : in[i]->nterms + in[i]->nones;
   j->tids = lp_malloc(total ? total * sizeof(uint32_t) : 1);
   j->out = lp__ix_seg_new(ix, IX_FROZEN);
+  if (j->out) j->out->ref_avgdl = ix->live_docs && ix->sum_dl > 0 ? ix->sum_dl / (double)ix->live_docs : 1.0;
   if (!j->tids || !j->out) {
     lp_free(j->tids);
     lp_free(j->out);
@@ -109,7 +108,10 @@ static int job_start(lp_index *ix, ix_seg **in, uint32_t nin) {
     if (in[i]->kind == IX_MEM)
       for (uint32_t t = 0; t < in[i]->nlists; t++) j->tids[k++] = in[i]->lists[t].tid;
     else
+    {
       for (uint32_t t = 0; t < in[i]->nterms; t++) j->tids[k++] = in[i]->terms[t].tid;
+      for (uint32_t t = 0; t < in[i]->nones; t++) j->tids[k++] = in[i]->one_tid[t];
+    }
   }
   qsort(j->tids, total, sizeof(uint32_t), u32_cmp);
   uint32_t u = 0;
@@ -136,11 +138,12 @@ static size_t gather(lp_index *ix, ix_seg *s, uint32_t tid, size_t *np) {
       if (lp__ix_live(ix, s, l->slots[i])) j->tpairs[(*np)++] = (uint64_t)s->docs[l->slots[i]] << 16 | l->tfs[i];
     return l->n;
   }
-  const ix_fterm *t = lp__ix_frozen_term(s, tid);
-  if (!t) return 0;
+  ix_fterm ft;
+  if (!lp__ix_frozen_term(ix, s, tid, &ft)) return 0;
+  const ix_fterm *t = &ft;
   uint32_t docs[LP_IX_BLOCK];
   uint16_t tfs[LP_IX_BLOCK];
-  for (uint32_t b = 0; b < t->nblk; b++) {
+  for (uint32_t b = 0; b < lp__ix_nblk(t); b++) {
     uint32_t n = lp__ix_block_decode(s, t, b, docs, tfs);
     for (uint32_t i = 0; i < n; i++)
       if (ix->docs[docs[i]].seg == s->id) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
@@ -149,54 +152,86 @@ static size_t gather(lp_index *ix, ix_seg *s, uint32_t tid, size_t *np) {
   return read;
 }
 
-static size_t list_len(const ix_seg *s, uint32_t tid) {
+static size_t list_len(const lp_index *ix, const ix_seg *s, uint32_t tid) {
   if (s->kind == IX_MEM) {
     const ix_mlist *l = lp__ix_mem_list(s, tid);
     return l ? l->n : 0;
   }
-  const ix_fterm *t = lp__ix_frozen_term(s, tid);
-  return t ? t->n : 0;
+  ix_fterm t;
+  return lp__ix_frozen_term(ix, s, tid, &t) ? t.n : 0;
 }
 
-static float round_down(double x) {
-  float f = (float)x;
-  if ((double)f > x) f = nextafterf(f, 0.0f);
-  return f;
+
+/* Packs postings docs/tfs[0..cnt) as one block (see ix_block) at the end of o's data. */
+static int encode_block(ix_seg *o, const uint32_t *docs, const uint16_t *tfs, uint32_t cnt, uint32_t *tmp,
+                        ix_block *blk) {
+  uint32_t maxg = 0, maxt = 0;
+  blk->max_tf = 0;
+  for (uint32_t k = 0; k < cnt; k++)
+    if (tfs[k] > blk->max_tf) blk->max_tf = tfs[k];
+  for (uint32_t k = 0; k + 1 < cnt; k++) {
+    tmp[k] = docs[k + 1] - docs[k] - 1;
+    if (tmp[k] > maxg) maxg = tmp[k];
+  }
+  for (uint32_t k = 0; k < cnt; k++)
+    if ((uint32_t)(blk->max_tf - tfs[k]) > maxt) maxt = (uint32_t)(blk->max_tf - tfs[k]);
+  blk->wd = (uint8_t)lp__ix_bits(maxg);
+  blk->wt = (uint8_t)lp__ix_bits(maxt);
+  blk->last = docs[cnt - 1];
+  size_t room = ((size_t)cnt * 32 + 7) / 8 + ((size_t)cnt * 16 + 7) / 8 + LP_IX_PAD;
+  if (o->data_len + room > UINT32_MAX || lp__ix_grow_sz((void **)&o->data, &o->data_cap, o->data_len + room, 1) != LP_OK)
+    return LP_ENOMEM;
+  blk->off = (uint32_t)o->data_len;
+  o->data_len += lp__ix_pack(o->data + o->data_len, tmp, cnt - 1, blk->wd);
+  for (uint32_t k = 0; k < cnt; k++) tmp[k] = (uint32_t)(blk->max_tf - tfs[k]);
+  o->data_len += lp__ix_pack(o->data + o->data_len, tmp, cnt, blk->wt);
+  return LP_OK;
 }
 
 /* Writes the np postings in j->tpairs (sorted by doc) as term tid of the output segment. */
 static int encode_term(lp_index *ix, uint32_t tid, size_t np) {
   ix_job *j = &ix->job;
   ix_seg *o = j->out;
+  if (np == 1) {
+    uint32_t n1 = o->nones + 1;
+    if (lp__ix_grow((void **)&o->one_tid, &o->cap_one_tid, n1, sizeof(uint32_t)) != LP_OK ||
+        lp__ix_grow((void **)&o->one_doc, &o->cap_one_doc, n1, sizeof(uint32_t)) != LP_OK ||
+        lp__ix_grow((void **)&o->one_tf, &o->cap_one_tf, n1, sizeof(uint16_t)) != LP_OK)
+      return LP_ENOMEM;
+    o->one_tid[o->nones] = tid;
+    o->one_doc[o->nones] = (uint32_t)(j->tpairs[0] >> 16);
+    o->one_tf[o->nones++] = (uint16_t)(j->tpairs[0] & 0xffff);
+    o->stored += 1;
+    ix->terms[tid].refs++;
+    return LP_OK;
+  }
   uint32_t nblk = (uint32_t)((np + LP_IX_BLOCK - 1) / LP_IX_BLOCK);
   if (lp__ix_grow((void **)&o->terms, &o->cap_terms, o->nterms + 1, sizeof(ix_fterm)) != LP_OK ||
-      lp__ix_grow((void **)&o->blocks, &o->cap_blocks, o->nblocks + nblk, sizeof(ix_block)) != LP_OK)
+      (nblk > 1 && lp__ix_grow((void **)&o->blocks, &o->cap_blocks, o->nblocks + nblk, sizeof(ix_block)) != LP_OK))
     return LP_ENOMEM;
-  ix_fterm ft = { .tid = tid, .n = (uint32_t)np, .blk0 = o->nblocks, .nblk = nblk, .min_dl = __builtin_inff() };
-  uint32_t prev = 0;
+  ix_fterm ft = { .tid = tid, .n = (uint32_t)np };
+  uint32_t tmp[LP_IX_BLOCK];
   for (size_t i = 0; i < np; i += LP_IX_BLOCK) {
     uint32_t cnt = (uint32_t)(np - i < LP_IX_BLOCK ? np - i : LP_IX_BLOCK);
-    size_t room = streamvbyte_max_compressedbytes(cnt) + cnt * sizeof(uint16_t) + LP_IX_PAD;
-    if (o->data_len + room > UINT32_MAX ||
-        lp__ix_grow_sz((void **)&o->data, &o->data_cap, o->data_len + room, 1) != LP_OK)
-      return LP_ENOMEM;
-    ix_block blk = { .off = (uint32_t)o->data_len, .n = (uint16_t)cnt, .min_dl = __builtin_inff() };
-    double min_dl = __builtin_inf();
+    ix_block blk;
+    float sat = 0;
     for (uint32_t k = 0; k < cnt; k++) {
       uint64_t pr = j->tpairs[i + k];
       j->tdocs[k] = (uint32_t)(pr >> 16);
       j->ttfs[k] = (uint16_t)(pr & 0xffff);
-      if (j->ttfs[k] > blk.max_tf) blk.max_tf = j->ttfs[k];
-      double dl = ix->docs[j->tdocs[k]].dl;
-      if (dl < min_dl) min_dl = dl;
+      float sk = lp__ix_sat(&ix->p, lp__ix_tf(j->ttfs[k]), ix->docs[j->tdocs[k]].dl, o->ref_avgdl);
+      if (sk > sat) sat = sk;
     }
-    size_t used = streamvbyte_delta_encode(j->tdocs, cnt, o->data + o->data_len, prev);
-    memcpy(o->data + o->data_len + used, j->ttfs, cnt * sizeof(uint16_t));
-    o->data_len += used + cnt * sizeof(uint16_t);
-    blk.last = prev = j->tdocs[cnt - 1];
-    blk.min_dl = round_down(min_dl);
-    if (blk.max_tf > ft.max_tf) ft.max_tf = blk.max_tf;
-    if (blk.min_dl < ft.min_dl) ft.min_dl = blk.min_dl;
+    if (encode_block(o, j->tdocs, j->ttfs, cnt, tmp, &blk) != LP_OK) return LP_ENOMEM;
+    blk.sat = sat;
+    if (nblk == 1) {
+      ft.b = blk;
+      break;
+    }
+    if (i == 0) ft.b.off = o->nblocks;
+    if (blk.max_tf > ft.b.max_tf) ft.b.max_tf = blk.max_tf;
+    if (blk.sat > ft.b.sat) ft.b.sat = blk.sat;
+    ft.b.last = blk.last;
     o->blocks[o->nblocks++] = blk;
   }
   o->terms[o->nterms++] = ft;
@@ -210,7 +245,7 @@ static long job_term(lp_index *ix) {
   ix_job *j = &ix->job;
   uint32_t tid = j->tids[j->next];
   size_t cap = 0;
-  for (uint32_t i = 0; i < j->nin; i++) cap += list_len(j->in[i], tid);
+  for (uint32_t i = 0; i < j->nin; i++) cap += list_len(ix, j->in[i], tid);
   if (cap > j->tcap) {
     size_t c = j->tcap ? j->tcap : 1024;
     while (c < cap) c *= 2;
@@ -233,7 +268,7 @@ static long job_term(lp_index *ix) {
 }
 
 /* Gives back the doubling slack of a finished segment (it never grows again); keeps LP_IX_PAD bytes of
- * readable data after the last block for streamvbyte's decoder. A failed shrink keeps the larger block. */
+ * readable data after the last block for the bit unpacker (see pack.c). A failed shrink keeps the larger block. */
 static void shrink(ix_seg *o) {
   void *p;
   if (o->data_cap > o->data_len + LP_IX_PAD && (p = lp_realloc(o->data, o->data_len + LP_IX_PAD))) {
@@ -247,6 +282,18 @@ static void shrink(ix_seg *o) {
   if (o->nterms && o->cap_terms > o->nterms && (p = lp_realloc(o->terms, o->nterms * sizeof(ix_fterm)))) {
     o->terms = p;
     o->cap_terms = o->nterms;
+  }
+  if (o->nones && o->cap_one_tid > o->nones && (p = lp_realloc(o->one_tid, o->nones * sizeof(uint32_t)))) {
+    o->one_tid = p;
+    o->cap_one_tid = o->nones;
+  }
+  if (o->nones && o->cap_one_doc > o->nones && (p = lp_realloc(o->one_doc, o->nones * sizeof(uint32_t)))) {
+    o->one_doc = p;
+    o->cap_one_doc = o->nones;
+  }
+  if (o->nones && o->cap_one_tf > o->nones && (p = lp_realloc(o->one_tf, o->nones * sizeof(uint16_t)))) {
+    o->one_tf = p;
+    o->cap_one_tf = o->nones;
   }
   if (o->ndocs && o->cap_docs > o->ndocs && (p = lp_realloc(o->docs, o->ndocs * sizeof(uint32_t)))) {
     o->docs = p;

@@ -15,17 +15,27 @@
 #include "base/alloc.h"
 #include "index/index_int.h"
 
+#define LP_IX_ORDER_MAX 256  /* segments ordered by size for a query; more (never seen) go in age order */
+
 struct ix_cursor {
   uint32_t key;            /* current doc id (compressed) or slot (mutable); LP_IX_END when done */
   uint32_t qi;
   double w;                /* qw x idf */
   double ub;               /* bound of the whole list in this segment */
   const ix_seg *s;
-  const ix_fterm *t;
+  const ix_fterm *t;       /* &tcopy for a compressed segment */
   const ix_mlist *l;
+  ix_fterm tcopy;
+  const ix_block *bl;      /* t's blocks */
+  uint32_t nblk;
   uint32_t blk, dec, pos, n, sblk;
+  double ubscale;          /* w (k1 + 1) max(1, avgdl / A0) x slack: a block's bound is this x sat */
+  uint32_t ubblk;          /* the block whose bound bub holds (LP_IX_END: none yet) */
+  double bub;
+  const uint8_t *tp;       /* packed tf values of the decoded block, read one at a time (cur_tf) */
+  uint16_t bmax;           /* that block's max tf code */
+  uint8_t wt;              /* and their width */
   uint32_t docs[LP_IX_BLOCK];
-  uint16_t tfs[LP_IX_BLOCK];
 };
 
 size_t lp__ix_cursor_size(void) { return sizeof(struct ix_cursor); }
@@ -144,15 +154,19 @@ static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
     c->key = c->pos < l->n ? l->slots[c->pos] : LP_IX_END;
     return;
   }
-  const ix_block *bl = c->s->blocks + c->t->blk0;
+  const ix_block *bl = c->bl;
   for (;;) {
-    while (c->blk < c->t->nblk && bl[c->blk].last < target) c->blk++;
-    if (c->blk == c->t->nblk) {
+    while (c->blk < c->nblk && bl[c->blk].last < target) c->blk++;
+    if (c->blk == c->nblk) {
       c->key = LP_IX_END;
       return;
     }
     if (c->dec != c->blk) {
-      c->n = lp__ix_block_decode(c->s, c->t, c->blk, c->docs, c->tfs);
+      const ix_block *b = &bl[c->blk];
+      c->n = lp__ix_block_docs(c->s, c->t, c->blk, c->docs);
+      c->tp = c->s->data + b->off + ((size_t)(c->n - 1) * b->wd + 7) / 8;
+      c->bmax = b->max_tf;
+      c->wt = b->wt;
       c->dec = c->blk;
       c->pos = 0;
     }
@@ -165,7 +179,9 @@ static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
   }
 }
 
-static uint16_t cur_tf(const ix_cursor *c) { return c->l ? c->l->tfs[c->pos] : c->tfs[c->pos]; }
+static uint16_t cur_tf(const ix_cursor *c) {
+  return c->l ? c->l->tfs[c->pos] : (uint16_t)(c->bmax - lp__ix_get(c->tp, c->pos, c->wt));
+}
 
 static uint32_t key_doc(const ix_seg *s, uint32_t key) { return s->kind == IX_MEM ? s->docs[key] : key; }
 
@@ -173,13 +189,17 @@ static uint32_t key_doc(const ix_seg *s, uint32_t key) { return s->kind == IX_ME
 static double cur_block_ub(ix_cursor *c, const bm25 *m, uint32_t target, uint32_t *last) {
   *last = LP_IX_END - 1;
   if (c->l) return c->ub;
-  const ix_block *bl = c->s->blocks + c->t->blk0;
+  const ix_block *bl = c->bl;
   if (c->sblk < c->blk) c->sblk = c->blk;
   while (c->sblk > c->blk && bl[c->sblk - 1].last >= target) c->sblk--;
-  while (c->sblk < c->t->nblk && bl[c->sblk].last < target) c->sblk++;
-  if (c->sblk == c->t->nblk) return 0;
+  while (c->sblk < c->nblk && bl[c->sblk].last < target) c->sblk++;
+  if (c->sblk == c->nblk) return 0;
   *last = bl[c->sblk].last;
-  return contrib(m, c->w, lp__ix_tf(bl[c->sblk].max_tf), bl[c->sblk].min_dl) * LP_IX_UB_SLACK;
+  if (c->ubblk != c->sblk) {  /* a division: computed once per block visited */
+    c->ubblk = c->sblk;
+    c->bub = c->ubscale * bl[c->sblk].sat;
+  }
+  return c->bub;
 }
 
 /* Sets up one cursor per query term present in s; returns how many. */
@@ -192,15 +212,20 @@ static uint32_t cursors_open(lp_index *ix, const ix_seg *s, const qterm *qt, uin
     c->qi = i;
     c->w = qt[i].w;
     c->blk = c->pos = c->n = c->sblk = 0;
-    c->dec = LP_IX_END;
+    c->dec = c->ubblk = LP_IX_END;
     if (s->kind == IX_MEM) {
       c->t = NULL;
       if (!(c->l = lp__ix_mem_list(s, qt[i].tid)) || c->l->n == 0) continue;
       c->ub = contrib(m, c->w, lp__ix_tf(c->l->max_tf), c->l->min_dl) * LP_IX_UB_SLACK;
     } else {
       c->l = NULL;
-      if (!(c->t = lp__ix_frozen_term(s, qt[i].tid))) continue;
-      c->ub = contrib(m, c->w, lp__ix_tf(c->t->max_tf), c->t->min_dl) * LP_IX_UB_SLACK;
+      if (!lp__ix_frozen_term(ix, s, qt[i].tid, &c->tcopy)) continue;
+      c->t = &c->tcopy;
+      c->bl = lp__ix_blocks(s, c->t);
+      c->nblk = lp__ix_nblk(c->t);
+      double r = m->avgdl / s->ref_avgdl;
+      c->ubscale = c->w * m->k1p1 * (r > 1 ? r : 1) * LP_IX_UB_SLACK;
+      c->ub = c->ubscale * c->t->b.sat;
     }
     cur_seek(ix, c, 0);
     if (c->key != LP_IX_END) cs[nc++] = c;
@@ -295,8 +320,17 @@ int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_inde
   if (!hits || !nhits) return lp__ix_fail(ix, LP_EINVAL, "hits and nhits are required");
   int rc = prepare(ix, q, nq, cs, k, qt, &nqt, &m);
   if (rc != LP_OK) return rc;
+  /* Largest segment first: the threshold rises early and prunes the smaller ones harder. */
+  const ix_seg *order[LP_IX_ORDER_MAX];
+  uint32_t ns = ix->nsegs < LP_IX_ORDER_MAX ? ix->nsegs : 0;
+  for (uint32_t i = 0; i < ns; i++) {
+    uint32_t j = i;
+    for (; j > 0 && order[j - 1]->live < ix->segs[i]->live; j--) order[j] = order[j - 1];
+    order[j] = ix->segs[i];
+  }
   size_t n = 0;
-  for (uint32_t i = 0; nqt && i < ix->nsegs; i++) wand_segment(ix, ix->segs[i], qt, nqt, &m, hits, &n, k);
+  for (uint32_t i = 0; nqt && i < ix->nsegs; i++)
+    wand_segment(ix, ns ? order[i] : ix->segs[i], qt, nqt, &m, hits, &n, k);
   finish(hits, n, nhits);
   return LP_OK;
 }

@@ -4,8 +4,6 @@
  * (IX_FROZEN) is built by merge.c: terms sorted by id, postings in blocks of 128 (see index_int.h).
  * Every posting list a segment holds takes a reference on its term id, released when the segment goes.
  */
-#include <streamvbytedelta.h>
-
 #include "base/alloc.h"
 #include "index/index_int.h"
 
@@ -32,6 +30,13 @@ void lp__ix_seg_free(lp_index *ix, ix_seg *s) {
     ix->terms[s->terms[i].tid].refs--;
     lp__ix_term_release(ix, s->terms[i].tid);
   }
+  for (uint32_t i = 0; i < s->nones; i++) {
+    ix->terms[s->one_tid[i]].refs--;
+    lp__ix_term_release(ix, s->one_tid[i]);
+  }
+  lp_free(s->one_tid);
+  lp_free(s->one_doc);
+  lp_free(s->one_tf);
   lp_free(s->lists);
   lp_free(s->map);
   lp_free(s->terms);
@@ -129,24 +134,56 @@ int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n
   return LP_OK;
 }
 
-const ix_fterm *lp__ix_frozen_term(const ix_seg *s, uint32_t tid) {
+/* Finds tid in compressed segment s and copies its entry to *out; a one-posting term is given a
+ * one-block entry with no data (doc = last, tf = max_tf), bounded by its doc's length (when that doc is no
+ * longer live here, its posting is dead and never scored). Returns 1 when found, 0 when not. */
+int lp__ix_frozen_term(const lp_index *ix, const ix_seg *s, uint32_t tid, ix_fterm *out) {
   uint32_t lo = 0, hi = s->nterms;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
     if (s->terms[mid].tid < tid) lo = mid + 1;
     else hi = mid;
   }
-  return (lo < s->nterms && s->terms[lo].tid == tid) ? &s->terms[lo] : NULL;
+  if (lo < s->nterms && s->terms[lo].tid == tid) {
+    *out = s->terms[lo];
+    return 1;
+  }
+  lo = 0, hi = s->nones;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->one_tid[mid] < tid) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == s->nones || s->one_tid[lo] != tid) return 0;
+  uint32_t doc = s->one_doc[lo];
+  *out = (ix_fterm){ .tid = tid, .n = 1,
+                     .b = { .last = doc, .max_tf = s->one_tf[lo], .sat = lp__ix_sat(&ix->p, lp__ix_tf(s->one_tf[lo]), ix->docs[doc].dl, s->ref_avgdl) } };
+  return 1;
 }
 
-/* Decodes block b (relative to term t) into docs[] and tfs[] (room for LP_IX_BLOCK); returns its size. */
+/* Decodes the doc ids of block b of t into docs[] (room for LP_IX_BLOCK); returns the block's size. */
+uint32_t lp__ix_block_docs(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs) {
+  const ix_block *blk = &lp__ix_blocks(s, t)[b];
+  uint32_t n = lp__ix_blk_n(t, b);
+  docs[n - 1] = blk->last;
+  if (n > 1) {
+    lp__ix_unpack(s->data + blk->off, docs, n - 1, blk->wd);
+    for (uint32_t i = n - 1; i-- > 0;) docs[i] = docs[i + 1] - docs[i] - 1;
+  }
+  return n;
+}
+
+/* Decodes block b of t into docs[] and tfs[] (room for LP_IX_BLOCK each); returns its size. */
 uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs) {
-  const ix_block *blk = &s->blocks[t->blk0 + b];
-  uint32_t prev = b == 0 ? 0 : s->blocks[t->blk0 + b - 1].last;
-  const uint8_t *p = s->data + blk->off;
-  size_t used = streamvbyte_delta_decode(p, docs, blk->n, prev);
-  memcpy(tfs, p + used, (size_t)blk->n * sizeof(uint16_t));
-  return blk->n;
+  const ix_block *blk = &lp__ix_blocks(s, t)[b];
+  uint32_t n = lp__ix_block_docs(s, t, b, docs);
+  if (blk->wt == 0) {
+    for (uint32_t i = 0; i < n; i++) tfs[i] = blk->max_tf;
+    return n;
+  }
+  const uint8_t *tp = s->data + blk->off + ((size_t)(n - 1) * blk->wd + 7) / 8;
+  for (uint32_t i = 0; i < n; i++) tfs[i] = (uint16_t)(blk->max_tf - lp__ix_get(tp, i, blk->wt));
+  return n;
 }
 
 size_t lp__ix_seg_bytes(const ix_seg *s) {
@@ -155,5 +192,6 @@ size_t lp__ix_seg_bytes(const ix_seg *s) {
   for (uint32_t i = 0; i < s->nlists; i++)
     b += (size_t)s->lists[i].cap * (sizeof(uint32_t) + sizeof(uint16_t));
   b += (size_t)s->cap_terms * sizeof(ix_fterm) + (size_t)s->cap_blocks * sizeof(ix_block) + s->data_cap;
+  b += ((size_t)s->cap_one_tid + s->cap_one_doc) * sizeof(uint32_t) + (size_t)s->cap_one_tf * sizeof(uint16_t);
   return b;
 }

@@ -164,6 +164,26 @@ static void queue_item(ingest_req *ir, void *item, uint32_t shard, size_t index)
   if (++b->n == BATCH_MAX) send_batch(ir, worker);
 }
 
+/* The global stages (the throttle) decide on the reactor, before routing: 1 to go on, 0 when a stage dropped
+ * the event (then it is listed, counted against its miner, and freed). */
+static int admit_snippet(ingest_req *ir, lp_snippet *s, size_t index) {
+  lp_verdict v = { NULL, { 0 } };
+  if (lp_stages_admit(ir->srv->stages, s, &v) != LP_STAGE_DROP) return 1;
+  const char *code = v.code ? v.code : "dropped";
+  add_rejection(ir, index, code, v.message[0] ? v.message : "dropped by a stage");
+  lp__miners_count(ir->srv->miners, s->miner.ptr, s->miner.len, code);
+  lp_free(s);
+  return 0;
+}
+
+static int admit_outcome(ingest_req *ir, lp_outcome *o, size_t index) {
+  lp_verdict v = { NULL, { 0 } };
+  if (lp_stages_admit_outcome(ir->srv->stages, o, &v) != LP_STAGE_DROP) return 1;
+  add_rejection(ir, index, v.code ? v.code : "dropped", v.message[0] ? v.message : "dropped by a stage");
+  lp_free(o);
+  return 0;
+}
+
 /* A rejected snippet still counts against its miner when the miner field itself is readable. */
 static void count_rejected_miner(ingest_req *ir, const json_t *json, const msgpack_object *mp, const char *code) {
   const char *id = NULL;
@@ -206,12 +226,12 @@ static int on_item(void *ud, size_t index, const json_t *json, const msgpack_obj
     lp_outcome *o = NULL;
     rc = json ? lp_outcome_from_json(json, &srv->rules, ir->now_ms, &o, &rej)
               : lp_outcome_from_msgpack(mp, &srv->rules, ir->now_ms, &o, &rej);
-    if (rc == LP_OK) queue_item(ir, o, o->shard, index);
+    if (rc == LP_OK && admit_outcome(ir, o, index)) queue_item(ir, o, o->shard, index);
   } else {
     lp_snippet *s = NULL;
     rc = json ? lp_snippet_from_json(json, &srv->rules, ir->now_ms, &s, &rej)
               : lp_snippet_from_msgpack(mp, &srv->rules, ir->now_ms, &s, &rej);
-    if (rc == LP_OK) queue_item(ir, s, s->shard, index);
+    if (rc == LP_OK && admit_snippet(ir, s, index)) queue_item(ir, s, s->shard, index);
   }
   if (rc != LP_OK) {
     add_rejection(ir, index, rej.code ? rej.code : "bad_field", rej.message);

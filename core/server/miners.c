@@ -108,7 +108,7 @@ void lp__miners_count(lp_miner_table *t, const char *id, size_t len, const char 
 
 /* ---- routes --------------------------------------------------------------------------------------- */
 
-static void miner_json(const lp_miner_stat *m, lp_buf *b) {
+static void miner_json(lp_server *srv, const lp_miner_stat *m, lp_buf *b) {
   lp_buf_puts(b, "{\"miner\":");
   lp_buf_json_str(b, m->id, strlen(m->id));
   lp_buf_printf(b, ",\"reputation\":{\"mean\":0.5,\"low\":0.025,\"high\":0.975,\"source\":\"prior\"},"
@@ -116,6 +116,12 @@ static void miner_json(const lp_miner_stat *m, lp_buf *b) {
                    "\"first_seen_ms\":%lld,\"last_seen_ms\":%lld}",
                 (unsigned long long)m->accepted, (unsigned long long)m->throttled, (unsigned long long)m->rejected,
                 (long long)m->first_ms, (long long)m->last_ms);
+  /* The global stages' view of the miner (the throttle's bucket and flag rate), under their names. */
+  if (srv->stages != NULL && b->len > 0) {
+    b->len--;  /* reopen the object */
+    lp_stages_describe_miner(srv->stages, (lp_str){ m->id, strlen(m->id) }, b);
+    lp_buf_puts(b, "}");
+  }
 }
 
 static int cmp_id(const void *a, const void *b) {
@@ -162,7 +168,7 @@ void lp__route_miners(lp_http_req *req, lp_str param, void *ud) {
   size_t shown = n < (size_t)limit ? n : (size_t)limit;
   for (size_t i = 0; i < shown; i++) {
     if (i) lp_buf_puts(&b, ",");
-    miner_json(all[i], &b);
+    miner_json(srv, all[i], &b);
   }
   lp_buf_puts(&b, "],\"next\":");
   if (shown < n) lp_buf_json_str(&b, all[shown - 1]->id, strlen(all[shown - 1]->id));
@@ -184,7 +190,7 @@ void lp__route_miner(lp_http_req *req, lp_str param, void *ud) {
     return;
   }
   lp_buf b = LP_BUF_INIT;
-  miner_json(m, &b);
+  miner_json(srv, m, &b);
   size_t len;
   char *body = lp_buf_steal(&b, &len);
   lp_http_respond_take(req, 200, "application/json", body, len);

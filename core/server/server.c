@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "server/server_int.h"
 
@@ -214,8 +215,43 @@ static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* The reactor-side state of the global stages (the throttle's buckets and fingerprints), beside the shard
+ * snapshots: state_dir/global.lpstate. */
+static void global_path(const lp_server *srv, char *path, size_t n) {
+  snprintf(path, n, "%s/global.lpstate", srv->cfg->server.state_dir);
+}
+
+static void save_global(lp_server *srv) {
+  if (srv->stages == NULL || !srv->cfg->server.state_dir[0] || !srv->loaded_global) return;
+  lp_buf b = LP_BUF_INIT;
+  char path[1024], err[512] = "";
+  global_path(srv, path, sizeof(path));
+  int rc = lp_stages_save_global(srv->stages, &b);
+  if (rc == LP_OK) rc = lp_file_write_atomic(path, b.data, b.len, err, sizeof(err));
+  if (rc != LP_OK) {
+    lp_log_error("cannot save the global stage state", "path=%s err=\"%s\"", path, err[0] ? err : lp_strerror(rc));
+    srv->exit_code = 1;
+  }
+  lp_buf_free(&b);
+}
+
+static int load_global(lp_server *srv) {
+  if (!srv->cfg->server.state_dir[0]) return LP_OK;
+  lp_buf b = LP_BUF_INIT;
+  char path[1024], err[512] = "";
+  global_path(srv, path, sizeof(path));
+  int rc = lp_file_read(path, &b, err, sizeof(err));
+  if (rc == LP_OK) rc = lp_stages_load_global(srv->stages, b.data, b.len, err, sizeof(err));
+  if (rc == LP_ENOENT) rc = LP_OK;
+  if (rc != LP_OK) lp_log_error("cannot restore the global stage state", "path=%s err=\"%s\"", path, err);
+  else srv->loaded_global = 1;
+  lp_buf_free(&b);
+  return rc;
+}
+
 static void workers_stopped(void *arg) {
   lp_server *srv = arg;
+  save_global(srv);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->sighup);
@@ -334,6 +370,7 @@ static int start(lp_server *srv) {
     lp_log_error("cannot load stages", "err=\"%s\"", err);
     return rc;
   }
+  if ((rc = load_global(srv)) != LP_OK) return rc;
   if ((rc = start_workers(srv)) != LP_OK) return rc;
   return start_http(srv);
 }

@@ -44,6 +44,7 @@ typedef struct lp_server {
   uv_timer_t shutdown_timer;
   int ready;
   int shutting_down;
+  int loaded_global;          /* the global stage state was restored (or there was none): safe to save */
   int exit_code;
   int64_t started_ms;
   char not_ready_reason[128];

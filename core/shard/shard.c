@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/file.h"
 #include "base/log.h"
 
 #define SHARD_MAGIC "lp-shard"
@@ -210,28 +211,10 @@ int lp_shard_save_file(lp_shard *sh, const char *dir, char *errstr, size_t errst
   int rc = lp_shard_save(sh, &b);
   if (rc != LP_OK) {
     snprintf(errstr, errstr_size, "shard %u: cannot serialise: %s", sh->id, lp_strerror(rc));
-    lp_buf_free(&b);
-    return rc;
-  }
-  char tmp[1024], final[1024];
-  shard_path(tmp, sizeof(tmp), dir, sh->id, ".tmp");
-  shard_path(final, sizeof(final), dir, sh->id, "");
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  rc = LP_EIO;
-  if (fd < 0) {
-    snprintf(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
   } else {
-    size_t off = 0;
-    while (off < b.len) {
-      ssize_t w = write(fd, b.data + off, b.len - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      off += (size_t)w;
-    }
-    if (off != b.len || fsync(fd) != 0) snprintf(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
-    else if (rename(tmp, final) != 0) snprintf(errstr, errstr_size, "%s: %s", final, strerror(errno));
-    else rc = LP_OK;
-    close(fd);
+    char path[1024];
+    shard_path(path, sizeof(path), dir, sh->id, "");
+    rc = lp_file_write_atomic(path, b.data, b.len, errstr, errstr_size);
   }
   if (rc == LP_OK) sh->dirty = 0;
   lp_buf_free(&b);
@@ -241,23 +224,9 @@ int lp_shard_save_file(lp_shard *sh, const char *dir, char *errstr, size_t errst
 int lp_shard_load_file(lp_shard *sh, const char *dir, char *errstr, size_t errstr_size) {
   char path[1024];
   shard_path(path, sizeof(path), dir, sh->id, "");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return LP_ENOENT;
-    snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-    return LP_EIO;
-  }
-  struct stat st;
   lp_buf b = LP_BUF_INIT;
-  int rc = LP_EIO;
-  if (fstat(fd, &st) == 0 && lp_buf_reserve(&b, (size_t)st.st_size) == LP_OK) {
-    ssize_t r = 0;
-    while (b.len < (size_t)st.st_size && (r = read(fd, b.data + b.len, (size_t)st.st_size - b.len)) > 0) b.len += (size_t)r;
-    if (b.len == (size_t)st.st_size) rc = LP_OK;
-  }
-  close(fd);
-  if (rc != LP_OK) snprintf(errstr, errstr_size, "%s: cannot read", path);
-  else if ((rc = lp_shard_load(sh, b.data, b.len, errstr, errstr_size)) != LP_OK) {
+  int rc = lp_file_read(path, &b, errstr, errstr_size);
+  if (rc == LP_OK && (rc = lp_shard_load(sh, b.data, b.len, errstr, errstr_size)) != LP_OK) {
     size_t n = strlen(errstr);
     snprintf(errstr + n, errstr_size - n, " (in %s)", path);
   }

@@ -58,6 +58,17 @@ int lp_stage_check_desc(const lp_stage_desc *d, const char *what, char *errstr, 
              d->save != NULL ? "save" : "load", d->save != NULL ? "load" : "save");
     return LP_EINVAL;
   }
+  /* ABI 1.1 fields exist only when the stage says so, and only within the bytes it declared. */
+  if (d->abi_minor >= 1 && d->struct_size >= offsetof(lp_stage_desc, describe_miner)) {
+    const void *sg, *lg;
+    memcpy(&sg, (const char *)d + offsetof(lp_stage_desc, save_global), sizeof(sg));
+    memcpy(&lg, (const char *)d + offsetof(lp_stage_desc, load_global), sizeof(lg));
+    if ((sg == NULL) != (lg == NULL)) {
+      snprintf(errstr, errstr_size, "%s: stage '%s' has %s without %s (they come as a pair)", what, d->name,
+               sg != NULL ? "save_global" : "load_global", sg != NULL ? "load_global" : "save_global");
+      return LP_EINVAL;
+    }
+  }
   if (d->conf_keys != NULL && d->conf_size == 0) {
     snprintf(errstr, errstr_size, "%s: stage '%s' has config keys but a conf_size of 0", what, d->name);
     return LP_EINVAL;
@@ -66,10 +77,13 @@ int lp_stage_check_desc(const lp_stage_desc *d, const char *what, char *errstr, 
 }
 
 /* An older descriptor (ABI 1.x with fewer bytes) leaves the host's later fields zero; a newer one is cut
- * at the host's size, so the host never reads a field it does not know. */
+ * at the host's size, so the host never reads a field it does not know. A 1.0 descriptor has the same
+ * size as a 1.1 one, but what sits where 1.1 put its callbacks are 1.0's reserved slots: whatever bytes a
+ * 1.0 plugin left there, the host copy holds zeros (no global callbacks). */
 void lp__stage_copy_desc(lp_stage_desc *dst, const lp_stage_desc *src) {
   memset(dst, 0, sizeof(*dst));
   size_t n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
+  if (src->abi_minor < 1 && n > LP_STAGE_DESC_MIN_SIZE) n = LP_STAGE_DESC_MIN_SIZE;
   memcpy(dst, src, n);
   dst->struct_size = (uint32_t)sizeof(*dst);
 }

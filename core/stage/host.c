@@ -71,6 +71,39 @@ static void host_counter_add(lp_counter *c, uint64_t n) {
 
 static int64_t host_now_ms(void) { return lp_now_ms(); }
 
+/* The Beta(1,1) prior: what the host says about a miner it knows nothing of (and what it says when no
+ * reputation source is set). */
+static int prior_reputation(lp_str miner, double *mean, double *low, double *high) {
+  (void)miner;
+  *mean = 0.5;
+  *low = 0.025;
+  *high = 0.975;
+  return LP_OK;
+}
+
+/* Set by the server before the reactor runs; read on the reactor only (on_admit). */
+static int (*g_reputation_fn)(lp_str, double *, double *, double *) = prior_reputation;
+
+void lp_stages_set_reputation_fn(int (*fn)(lp_str miner, double *mean, double *low, double *high)) {
+  g_reputation_fn = fn != NULL ? fn : prior_reputation;
+}
+
+/* A source that fails, or answers something outside [0, 1] or out of order, reads as the prior: a stage
+ * never sees a reputation it cannot use. */
+static int host_miner_reputation(lp_str miner, double *mean, double *low, double *high) {
+  double m = 0.5, lo = 0.025, hi = 0.975;
+  if (mean == NULL || low == NULL || high == NULL) return LP_EINVAL;
+  int rc = g_reputation_fn(miner, &m, &lo, &hi);
+  if (rc != LP_OK || !(lo >= 0.0 && lo <= m && m <= hi && hi <= 1.0)) {
+    prior_reputation(miner, mean, low, high);
+    return rc != LP_OK ? rc : LP_ERANGE;
+  }
+  *mean = m;
+  *low = lo;
+  *high = hi;
+  return LP_OK;
+}
+
 static const lp_host_api g_host = {
   .abi_major = LP_STAGE_ABI_MAJOR,
   .abi_minor = LP_STAGE_ABI_MINOR,
@@ -85,6 +118,7 @@ static const lp_host_api g_host = {
   .now_ms = host_now_ms,
   .query_boost = lp_query_out_boost,
   .query_exclude = lp_query_out_exclude,
+  .miner_reputation = host_miner_reputation,
 };
 
 const lp_host_api *lp_stage_host_api(void) { return &g_host; }

@@ -267,6 +267,7 @@ void lp_stages_free(lp_stages *st) {
     if (s->handle != NULL) dlclose(s->handle);
     lp_free(s->origin);
   }
+  lp_buf_free(&st->g_scratch);
   lp_free(st->v);
   lp_free(st);
 }

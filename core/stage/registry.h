@@ -6,8 +6,8 @@
  *
  * A plugin with the wrong ABI major, a newer ABI minor than the host, a descriptor smaller than ABI 1.0,
  * a missing lp_stage_entry symbol or a bad name is refused with a message naming the file and both
- * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.0 (rebuild the plugin
- * against leadpoet/stage.h 1.0)"; lp_stages_load then fails and
+ * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.1 (rebuild the plugin
+ * against leadpoet/stage.h 1.1)"; lp_stages_load then fails and
  * `leadpoet serve` exits 1.
  *
  * A stage callback that returns a negative code is counted (leadpoet_stage_errors_total{stage}); after
@@ -15,11 +15,19 @@
  * once) and events pass through it untouched. Per-stage latency goes to
  * leadpoet_pipeline_latency_seconds{stage}, sampled on one event in LP_STAGE_LATENCY_SAMPLE.
  *
- * Required callbacks: init and on_snippet; save and load come as a pair. A stage without shard_open gets
- * its stage-wide state (what init returned) as the shard_state of every per-shard callback.
+ * Required callbacks: init and on_snippet; save and load come as a pair, and so do save_global and
+ * load_global. A stage without shard_open gets its stage-wide state (what init returned) as the
+ * shard_state of every per-shard callback. The ABI 1.1 fields (on_admit, on_admit_outcome, save_global,
+ * load_global, describe_miner) are read only from a descriptor whose abi_minor is >= 1; a 1.0
+ * descriptor's bytes there are its reserved slots and the host copy holds zeros.
+ *
+ * The global callbacks (lp_stages_admit and the functions after it) run on the reactor thread, before an
+ * event is routed: they count errors and quarantine like the per-shard path, but the quarantine is global
+ * (one set of reactor-side state, one owner), and their latency is sampled into the same histogram.
  *
  * Threads: lp_stages_load / lp_stages_free on the main thread while no worker runs. The lp_stage_shard
- * functions on the worker that owns the shard, and only there.
+ * functions on the worker that owns the shard, and only there. The lp_stages_* global functions on the
+ * reactor thread only.
  */
 #ifndef LP_STAGE_REGISTRY_H
 #define LP_STAGE_REGISTRY_H
@@ -95,5 +103,38 @@ int lp_stage_shard_save(lp_stage_shard *ss, lp_buf *out);
  * such a map is LP_EINVAL; a stage's load error is returned with its name in errstr, and the shard should
  * then be closed. Shard's thread. */
 int lp_stage_shard_load(lp_stage_shard *ss, const void *data, size_t len, char *errstr, size_t errstr_size);
+
+/* ---- Global (ABI 1.1) callbacks: reactor thread only ---- */
+
+/* Runs on_admit of every stage that has one, in order, on a decoded snippet before it is routed; stops at
+ * the first LP_STAGE_DROP (v->code says why, the stage's name when it gave none). A stage error is counted
+ * in leadpoet_stage_errors_total{stage} and the snippet goes on; at stages.quarantine_after consecutive
+ * errors the stage's global callbacks are skipped from then on (logged once). Returns LP_STAGE_CONTINUE or
+ * LP_STAGE_DROP. s stays the caller's; v is the caller's, cleared here. Reactor thread. */
+int lp_stages_admit(lp_stages *st, const lp_snippet *s, lp_verdict *v);
+/* The same with on_admit_outcome, for a decoded outcome. Reactor thread. */
+int lp_stages_admit_outcome(lp_stages *st, const lp_outcome *o, lp_verdict *v);
+/* Appends to out a msgpack map {stage name: bin of what its save_global() wrote}, for the stages that
+ * have save_global and are not quarantined. A save error returns its code (out's length restored) and is
+ * logged with the stage's name. Reactor thread (or the main thread once the reactor has stopped). */
+int lp_stages_save_global(lp_stages *st, lp_buf *out);
+/* Hands each stage its bytes from a map written by lp_stages_save_global (same rules as
+ * lp_stage_shard_load: not such a map is LP_EINVAL, unknown stages are skipped with a warning, a stage's
+ * load_global error is returned with its name in errstr). d is the caller's. Reactor or main thread,
+ * before events flow. */
+int lp_stages_load_global(lp_stages *st, const void *d, size_t n, char *errstr, size_t errstr_size);
+/* Appends ,"<stage>":{...} for every stage whose describe_miner wrote a JSON object about miner (nothing
+ * for a stage that wrote nothing), so the caller can splice it into its own object. A stage that fails or
+ * writes something that is not an object is counted as an error and left out. Returns LP_OK, or
+ * LP_ENOMEM with out's length restored. Reactor thread. */
+int lp_stages_describe_miner(lp_stages *st, lp_str miner, lp_buf *out);
+/* 1 when stage i's global callbacks are quarantined. Reactor thread. */
+int lp_stages_global_quarantined(const lp_stages *st, size_t i);
+
+/* Sets where host->miner_reputation gets its answer: fn(miner, &mean, &low, &high) returning LP_OK with
+ * 0 <= low <= mean <= high <= 1. NULL restores the default, the Beta(1,1) prior (0.5 in [0.025, 0.975]);
+ * an answer that fails or is out of range reaches the stage as that prior. fn is called on the reactor
+ * thread. Set it on the main thread before the reactor runs (tests: before driving the stages). */
+void lp_stages_set_reputation_fn(int (*fn)(lp_str miner, double *mean, double *low, double *high));
 
 #endif

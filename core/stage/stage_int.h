@@ -13,12 +13,16 @@ typedef struct lp__stage {
   int inited;
   lp_metric *errors;         /* leadpoet_stage_errors_total{stage}, NULL without metrics */
   lp_metric *latency;        /* leadpoet_pipeline_latency_seconds{stage} */
+  uint32_t g_errors;         /* consecutive errors of the global (ABI 1.1) callbacks, reactor-owned */
+  int g_quarantined;         /* the global callbacks are skipped from now on, everywhere */
 } lp__stage;
 
 struct lp_stages {
   lp__stage *v;
   size_t n;
   uint32_t quarantine_after; /* stages.quarantine_after */
+  uint32_t g_events;         /* events through the global callbacks, for latency sampling (reactor) */
+  lp_buf g_scratch;          /* one stage's bytes from save_global or describe_miner (reactor) */
 };
 
 typedef struct lp__stage_slot {
@@ -38,6 +42,12 @@ struct lp_stage_shard {
 
 /* Copies a checked descriptor into a zeroed host-sized struct, reading no more than it declared. */
 void lp__stage_copy_desc(lp_stage_desc *dst, const lp_stage_desc *src);
+/* The same for the global callbacks (reactor thread): the quarantine is global, not per shard. */
+void lp__stage_global_error(lp_stages *st, size_t i, int rc, const char *callback);
+/* Checks the shape of a saved state map {str: bin}, no key twice. */
+int lp__stage_check_state_map(const void *root, char *errstr, size_t errstr_size);
+/* An lp_writer callback appending to the lp_buf in w->opaque. */
+int lp__stage_buf_write(lp_writer *w, const void *data, size_t len);
 /* Counts a stage error on the shard and quarantines the stage at stages.quarantine_after. */
 void lp__stage_error(lp_stage_shard *ss, size_t i, int rc, const char *callback);
 

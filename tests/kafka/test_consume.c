@@ -31,7 +31,7 @@ static int delivered_all(void *a) {
   return kp->ok + kp->failed >= want_records;
 }
 
-Test(kafka_consume, every_record_once_with_offsets_per_partition, .timeout = 60) {
+Test(kafka_consume, every_record_once_with_offsets_per_partition) {
   world w;
   world_open(&w);
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 0, 5000);
@@ -45,20 +45,23 @@ Test(kafka_consume, every_record_once_with_offsets_per_partition, .timeout = 60)
   kt_run_until(&w.loop, got_all, &w.cons, 300);
   cr_assert_eq(w.cons.records, 5128);
   cr_assert_eq(w.cons.foreign, 0);
-  for (int i = 0; i < 5128; i++) cr_assert_eq(w.cons.seen[i], 1, "record %d seen %d times", i, w.cons.seen[i]);
+  cr_assert_eq(kt_not_once(&w.cons, NULL, 5128), 0);
+  cr_assert_eq(w.cons.backwards, 0);
+  int off_wrong = 0;
   for (int p = 0; p < KT_SHARDS; p++) {
     int64_t n = 5000 / KT_SHARDS + (p < 5000 % KT_SHARDS);
-    cr_assert_eq(lp_kafka_consumer_applied(w.cons.c, 0, p), n - 1, "partition %d", p);
-    cr_assert_eq(lp_kafka_consumer_applied(w.cons.c, 1, p), 1, "outcomes partition %d", p);
-    cr_assert(lp_kafka_consumer_owns(w.cons.c, 0, p));
+    off_wrong += lp_kafka_consumer_applied(w.cons.c, 0, p) != n - 1;
+    off_wrong += lp_kafka_consumer_applied(w.cons.c, 1, p) != 1;
+    off_wrong += !lp_kafka_consumer_owns(w.cons.c, 0, p);
   }
+  cr_assert_eq(off_wrong, 0, "applied offsets are the last offset of every partition");
   cr_assert_eq(lp_kafka_consumer_delivered(w.cons.c), 5128);
   cr_assert_eq(w.cons.assigned, 2 * KT_SHARDS);
   world_close(&w);
   cr_assert_eq(w.cons.revoked, 2 * KT_SHARDS, "closing revokes every partition");
 }
 
-Test(kafka_consume, starts_each_partition_at_the_given_offset, .timeout = 60) {
+Test(kafka_consume, starts_each_partition_at_the_given_offset) {
   world w;
   world_open(&w);
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 0, 10 * KT_SHARDS);
@@ -76,17 +79,18 @@ Test(kafka_consume, starts_each_partition_at_the_given_offset, .timeout = 60) {
   want_records = 1000000;
   kt_run_until(&w.loop, got_all, &w.cons, 300);
   cr_assert_eq(w.cons.records, 3 * KT_SHARDS);
-  for (int p = 0; p < KT_SHARDS; p++) {
-    cr_assert_eq(w.cons.first_offset[0][p], 7, "partition %d starts at 7", p);
-    cr_assert_eq(w.cons.last_offset[0][p], 9);
-  }
-  for (int i = 0; i < 10 * KT_SHARDS; i++) cr_assert_eq(w.cons.seen[i], i >= 7 * KT_SHARDS ? 1 : 0, "record %d", i);
+  int starts = 0;
+  for (int p = 0; p < KT_SHARDS; p++) starts += w.cons.first_offset[0][p] == 7 && w.cons.last_offset[0][p] == 9;
+  cr_assert_eq(starts, KT_SHARDS, "every partition starts at 7");
+  int wrong = 0;
+  for (int i = 0; i < 10 * KT_SHARDS; i++) wrong += w.cons.seen[i] != (i >= 7 * KT_SHARDS ? 1 : 0);
+  cr_assert_eq(wrong, 0, "records before offset 7 are not delivered, the others once");
   world_close(&w);
 }
 
 static int all_but_paused(void *a) { return ((kt_consumer *)a)->records >= want_records; }
 
-Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it, .timeout = 60) {
+Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it) {
   world w;
   world_open(&w);
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 0, 10 * KT_SHARDS);
@@ -129,11 +133,11 @@ Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it, .timeout = 6
   cr_assert_eq(lp_kafka_consumer_resume(w.cons.c, 0, rp), 0);
   want_records = 11 * KT_SHARDS;
   cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 10000));
-  for (int i = 0; i < 11 * KT_SHARDS; i++) cr_assert_eq(w.cons.seen[i], 1, "record %d", i);
+  cr_assert_eq(kt_not_once(&w.cons, NULL, 11 * KT_SHARDS), 0);
   world_close(&w);
 }
 
-Test(kafka_consume, refuses_a_topic_with_the_wrong_partition_count, .timeout = 30) {
+Test(kafka_consume, refuses_a_topic_with_the_wrong_partition_count) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   lp_kafka_mock *mock;

@@ -30,8 +30,8 @@ Test(stage_desc, refuses_a_newer_major_naming_both_versions) {
   lp_stage_desc d = good();
   d.abi_major = LP_STAGE_ABI_MAJOR + 1;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert_str_eq(err, "plugins/libx.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.0 (rebuild the plugin "
-                        "against leadpoet/stage.h 1.0)");
+  cr_assert_str_eq(err, "plugins/libx.so: stage ABI 2.1, this leadpoet speaks stage ABI 1.1 (rebuild the plugin "
+                        "against leadpoet/stage.h 1.1)");
 }
 
 Test(stage_desc, refuses_an_older_major) {
@@ -39,14 +39,14 @@ Test(stage_desc, refuses_an_older_major) {
   d.abi_major = 0;
   d.abi_minor = 9;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 0.9, this leadpoet speaks stage ABI 1.0") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 0.9, this leadpoet speaks stage ABI 1.1") != NULL, "%s", err);
 }
 
 Test(stage_desc, refuses_a_newer_minor) {
   lp_stage_desc d = good();
   d.abi_minor = LP_STAGE_ABI_MINOR + 1;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 1.1, this leadpoet speaks stage ABI 1.0") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 1.2, this leadpoet speaks stage ABI 1.1") != NULL, "%s", err);
 }
 
 Test(stage_desc, refuses_a_descriptor_smaller_than_abi_1_0) {
@@ -54,7 +54,8 @@ Test(stage_desc, refuses_a_descriptor_smaller_than_abi_1_0) {
   d.struct_size = (uint32_t)LP_STAGE_DESC_MIN_SIZE - 8;
   cr_assert_eq(check(&d), LP_EABI);
   cr_assert(strstr(err, "plugins/libx.so") != NULL && strstr(err, "smaller") != NULL, "%s", err);
-  cr_assert(strstr(err, "stage ABI 1.0") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 1.0 descriptor") != NULL, "names the 1.0 minimum: %s", err);
+  cr_assert(strstr(err, "this leadpoet speaks stage ABI 1.1") != NULL, "%s", err);
 }
 
 Test(stage_desc, accepts_the_minimum_size) {
@@ -148,6 +149,31 @@ Test(stage_desc, host_api_declares_its_version) {
   cr_assert_eq(h->abi_minor, LP_STAGE_ABI_MINOR);
   cr_assert_eq(h->struct_size, sizeof(lp_host_api));
   cr_assert(h->log && h->malloc && h->calloc && h->realloc && h->free && h->counter && h->counter_add &&
-            h->now_ms && h->query_boost && h->query_exclude);
-  for (size_t i = 0; i < 16; i++) cr_assert_null(h->reserved[i]);
+            h->now_ms && h->query_boost && h->query_exclude && h->miner_reputation);
+  for (size_t i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++) cr_assert_null(h->reserved[i]);
+}
+
+static int ok_save_global(void *s, lp_writer *w) { return LP_OK; }
+static int ok_load_global(void *s, const void *d, size_t n) { return LP_OK; }
+
+Test(stage_desc, save_global_and_load_global_come_as_a_pair) {
+  lp_stage_desc d = good();
+  d.save_global = ok_save_global;
+  cr_assert_eq(check(&d), LP_EINVAL);
+  cr_assert(strstr(err, "save_global without load_global") != NULL && strstr(err, "good_1") != NULL, "%s", err);
+  d = good();
+  d.load_global = ok_load_global;
+  cr_assert_eq(check(&d), LP_EINVAL);
+  cr_assert(strstr(err, "load_global without save_global") != NULL, "%s", err);
+  d.save_global = ok_save_global;
+  cr_assert_eq(check(&d), LP_OK, "%s", err);
+}
+
+/* A 1.0 descriptor has the same size, but what 1.1 calls save_global is one of its reserved slots: the
+ * pair rule is not applied to bytes that are not callbacks. */
+Test(stage_desc, a_1_0_descriptor_is_not_checked_for_1_1_fields) {
+  lp_stage_desc d = good();
+  d.abi_minor = 0;
+  memset((char *)&d + LP_STAGE_DESC_MIN_SIZE, 0x5A, sizeof(d) - LP_STAGE_DESC_MIN_SIZE);
+  cr_assert_eq(check(&d), LP_OK, "%s", err);
 }

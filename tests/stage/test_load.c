@@ -168,7 +168,7 @@ Test(stage_load, a_bad_injected_descriptor_is_refused) {
   lp_stages *st;
   load_cfg("[stages]\norder = c\n");
   cr_assert_eq(lp_stages_load_descs(&st, &cfg, NULL, one, 1, err, sizeof(err)), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 2.0, this leadpoet speaks stage ABI 1.0") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 2.1, this leadpoet speaks stage ABI 1.1") != NULL, "%s", err);
 }
 
 /* An ABI 1.x descriptor shorter than the host's, but holding every 1.0 field: accepted, copied into a
@@ -184,8 +184,45 @@ Test(stage_load, an_older_smaller_descriptor_is_accepted) {
   cr_assert_eq(lp_stages_load_descs(&st, &cfg, NULL, one, 1, err, sizeof(err)), LP_OK, "%s", err);
   const lp_stage_desc *d = lp_stages_desc(st, 0);
   cr_assert_eq(d->struct_size, sizeof(lp_stage_desc));
-  for (size_t i = 0; i < 8; i++) cr_assert_null(d->reserved[i], "reserved[%zu] must be zero", i);
+  for (size_t i = 0; i < sizeof(d->reserved) / sizeof(d->reserved[0]); i++)
+    cr_assert_null(d->reserved[i], "reserved[%zu] must be zero", i);
+  cr_assert_null(d->on_admit, "past the declared size: zero");
+  cr_assert_null(d->describe_miner);
   cr_assert_eq(d->on_snippet, pass);
+  lp_stages_free(st);
+  lp_free(raw);
+}
+
+/* A 1.0 plugin: the same struct size as 1.1, abi_minor 0, and non-zero bytes where 1.1 put its global
+ * callbacks (1.0's reserved slots, which a careless plugin may have filled). Accepted, and none of those
+ * bytes is read: the host copy holds NULL callbacks, and the global path never calls them. */
+Test(stage_load, a_1_0_descriptor_of_the_same_size_has_no_1_1_fields) {
+  unsigned char *raw = lp_malloc(sizeof(lp_stage_desc));
+  memcpy(raw, &d_c, sizeof(lp_stage_desc));
+  ((lp_stage_desc *)raw)->abi_minor = 0;
+  memset(raw + LP_STAGE_DESC_MIN_SIZE, 0xEE, sizeof(lp_stage_desc) - LP_STAGE_DESC_MIN_SIZE);
+  const lp_stage_desc *one[] = { (const lp_stage_desc *)raw };
+  lp_stages *st;
+  load_cfg("[stages]\norder = c\n");
+  cr_assert_eq(lp_stages_load_descs(&st, &cfg, NULL, one, 1, err, sizeof(err)), LP_OK, "%s", err);
+  const lp_stage_desc *d = lp_stages_desc(st, 0);
+  cr_assert_eq(d->abi_minor, 0);
+  cr_assert_null(d->on_admit);
+  cr_assert_null(d->on_admit_outcome);
+  cr_assert_null(d->save_global);
+  cr_assert_null(d->load_global);
+  cr_assert_null(d->describe_miner);
+  for (size_t i = 0; i < sizeof(d->reserved) / sizeof(d->reserved[0]); i++) cr_assert_null(d->reserved[i]);
+  lp_snippet s;
+  memset(&s, 0, sizeof(s));
+  lp_verdict v;
+  cr_assert_eq(lp_stages_admit(st, &s, &v), LP_STAGE_CONTINUE, "no on_admit is called");
+  lp_buf out = LP_BUF_INIT;
+  cr_assert_eq(lp_stages_describe_miner(st, LP_STR_LIT("m1"), &out), LP_OK);
+  cr_assert_eq(out.len, 0);
+  cr_assert_eq(lp_stages_save_global(st, &out), LP_OK);
+  cr_assert_eq(out.len, 1, "an empty map");
+  lp_buf_free(&out);
   lp_stages_free(st);
   lp_free(raw);
 }

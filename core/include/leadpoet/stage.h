@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 #define LP_STAGE_ABI_MAJOR 1
-#define LP_STAGE_ABI_MINOR 0
+#define LP_STAGE_ABI_MINOR 1
 
 /* The symbol every plugin exports: `const lp_stage_desc *lp_stage_entry(void)`. */
 #define LP_STAGE_ENTRY_SYMBOL "lp_stage_entry"
@@ -194,7 +194,11 @@ typedef struct lp_host_api {
   int (*query_boost)(lp_query_out *out, lp_str domain, double delta, const char *signal);
   int (*query_exclude)(lp_query_out *out, lp_str domain);
 
-  void *reserved[16];
+  /* ABI 1.1. The miner's reputation as the host knows it now: mean in [0, 1] and the 95 % interval (the
+   * Beta(1,1) prior, 0.5 in [0.025, 0.975], for a miner never seen). Reactor thread only (on_admit). */
+  int (*miner_reputation)(lp_str miner, double *mean, double *low, double *high);
+
+  void *reserved[15];
 } lp_host_api;
 
 /* ---- The descriptor ----------------------------------------------------------------------------- */
@@ -230,11 +234,27 @@ typedef struct lp_stage_desc {
 
   void (*destroy)(void *stage);
 
-  void *reserved[8];         /* zero; for ABI 1.x additions */
+  /* ---- ABI 1.1: global callbacks, read only when abi_minor >= 1 --------------------------------- *
+   * They run on the reactor thread, one event at a time, after the event's checks and BEFORE it is routed
+   * to its shard: the place for decisions that need every event of a miner or of the whole stream
+   * (per-miner rate limits, near-duplicates across miners), which no shard sees. The stage-wide state they
+   * change belongs to the reactor: per-shard callbacks must not read it (publish a copy if they need it).
+   * on_admit returns like on_snippet: LP_STAGE_CONTINUE, LP_STAGE_DROP with v->code, or an error. */
+  int (*on_admit)(void *stage, const lp_snippet *s, lp_verdict *v);
+  int (*on_admit_outcome)(void *stage, const lp_outcome *o, lp_verdict *v);
+  /* The reactor-side state, saved and restored like a shard's (save_global and load_global as a pair). */
+  int (*save_global)(void *stage, lp_writer *w);
+  int (*load_global)(void *stage, const void *data, size_t len);
+  /* Writes a JSON object about one miner (e.g. its throttle state) through w, or nothing; shown in
+   * GET /v1/miners/{id} under the stage's name. Reactor thread. */
+  int (*describe_miner)(void *stage, lp_str miner, lp_writer *w);
+
+  void *reserved[3];         /* zero; for ABI 1.x additions */
 } lp_stage_desc;
 
-/* What an ABI 1.0 descriptor holds at least: the host reads no field past this size. */
-#define LP_STAGE_DESC_MIN_SIZE (offsetof(lp_stage_desc, reserved))
+/* What an ABI 1.0 descriptor holds at least: the host reads no field past this size. 1.x fields replace
+ * reserved slots, so every 1.x descriptor has the same size; the host tells them apart by abi_minor. */
+#define LP_STAGE_DESC_MIN_SIZE (offsetof(lp_stage_desc, on_admit))
 
 /* Fills the version fields; a plugin writes `static const lp_stage_desc d = { LP_STAGE_DESC_HEADER, ... }`. */
 #define LP_STAGE_DESC_HEADER LP_STAGE_ABI_MAJOR, LP_STAGE_ABI_MINOR, (uint32_t)sizeof(lp_stage_desc)
