@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "shard/shard.h"
 
 void lp_tech_canonical(const lp_techtable *tech, const char *name, size_t len, char *out, size_t cap) {
   const lp_tech_info *t = tech ? lp_techtable_find(tech, name, len) : NULL;
@@ -70,6 +71,28 @@ static int build_terms(lp_qplan *p, lp_analyzer_ctx *actx) {
   return rc;
 }
 
+/* The categories the prompt names or implies search the leads' category evidence (topic surge), one term
+ * per category, appended to the word terms. */
+static int add_category_terms(lp_qplan *p) {
+  size_t extra = p->icp->n_categories;
+  if (extra == 0) return LP_OK;
+  if (p->n_terms + extra > LP_INDEX_MAX_QUERY_TERMS) extra = LP_INDEX_MAX_QUERY_TERMS - p->n_terms;
+  lp_index_term *t = lp_realloc(p->terms, (p->n_terms + extra + 1) * sizeof(lp_index_term));
+  char *cat = lp_malloc(extra * 32 + 1);
+  if (t == NULL || cat == NULL) {
+    if (t) p->terms = t;
+    lp_free(cat);
+    return LP_ENOMEM;
+  }
+  p->terms = t;
+  p->cat_bytes = cat;
+  for (size_t i = 0; i < extra; i++) {
+    size_t len = lp_category_term(p->icp->categories[i], cat + i * 32, 32);
+    if (len) p->terms[p->n_terms++] = (lp_index_term){ cat + i * 32, len, 1.0 };
+  }
+  return LP_OK;
+}
+
 /* A removal in the categories the prompt names, or in those of the tools it wants to replace
  * ("not on Stripe": the seller competes in Stripe's categories), is a buying trigger. */
 static int build_churn_categories(lp_qplan *p) {
@@ -131,6 +154,7 @@ int lp_qplan_build(lp_qplan *p, lp_query_req *req, lp_icp *icp, lp_analyzer_ctx 
   if (p->require_tech == NULL || p->exclude_tech == NULL || p->want_tech == NULL) return LP_ENOMEM;
   int rc = build_churn_categories(p);
   if (rc == LP_OK) rc = build_terms(p, actx);
+  if (rc == LP_OK) rc = add_category_terms(p);
   return rc;
 }
 
@@ -147,6 +171,7 @@ void lp_qplan_free(lp_qplan *p) {
   lp_free(p->churn_category);
   lp_free(p->terms);
   lp_free(p->term_bytes);
+  lp_free(p->cat_bytes);
   lp_icp_free(p->icp);
   lp_query_req_free(&p->req);
   memset(p, 0, sizeof(*p));

@@ -30,6 +30,7 @@ typedef struct lp_qplan {
   lp_index_term *terms;          /* query terms for the index (bytes in term_bytes) */
   size_t n_terms;
   char *term_bytes;
+  char *cat_bytes;               /* the category terms' bytes */
 
   /* effective constraints */
   const char (*countries)[3];    /* request's (strict) or ICP's (soft) */

@@ -69,6 +69,25 @@ static int put_doc(lp_shard *sh, lp_lead *l) {
   return lp_index_put(sh->index, l->doc, sh->terms, l->tv.n);
 }
 
+/* The index term of a technology category: a byte no analyzed word starts with, then the id, so that it
+ * can never collide with a word. Shared with the query plan (lp_category_term). */
+size_t lp_category_term(uint32_t category, char *out, size_t cap) {
+  int n = snprintf(out, cap, "\x01" "cat%u", category);
+  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Topic surge: every technology the snippet names (or adds, or removes) counts as evidence for each of its
+ * categories, so that a prompt about a category finds leads that share no word with it. */
+static int add_categories(lp_shard *sh, lp_lead *l, const lp_tech_info *t, double weight, int32_t day) {
+  for (uint32_t c = 0; t != NULL && c < t->n_categories; c++) {
+    char term[32];
+    size_t len = lp_category_term(t->categories[c], term, sizeof(term));
+    uint32_t id = lp_termpool_intern(&sh->leads.pool, term, len, lp_term_hash(term, len));
+    if (id != LP_TERM_NONE && lp_termvec_add(&l->tv, id, weight, day) != LP_OK) return LP_ENOMEM;
+  }
+  return LP_OK;
+}
+
 /* Adds the snippet's words (and the technologies it names as added) to the lead's document. */
 static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
   if (sh->env->analyzer == NULL) return LP_OK;
@@ -80,7 +99,14 @@ static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
     const lp_termfreq *f = &sh->tf.v[i];
     uint32_t id = lp_termpool_intern(&sh->leads.pool, f->term, f->len, f->hash);
     if (id != LP_TERM_NONE) rc = lp_termvec_add(&l->tv, id, weight * f->count, day);
+    if (rc == LP_OK && f->tech != LP_TECH_NONE && sh->env->tech != NULL)
+      rc = add_categories(sh, l, lp_techtable_at(sh->env->tech, f->tech), weight * f->count, day);
   }
+  const lp_str *lists[2] = { s->tech_added, s->tech_removed };
+  uint32_t counts[2] = { s->n_tech_added, s->n_tech_removed };
+  for (int k = 0; rc == LP_OK && sh->env->tech != NULL && k < 2; k++)
+    for (uint32_t i = 0; rc == LP_OK && i < counts[k]; i++)
+      rc = add_categories(sh, l, lp_techtable_find(sh->env->tech, lists[k][i].ptr, lists[k][i].len), weight, day);
   for (uint32_t i = 0; rc == LP_OK && i < s->n_tech_added; i++) {
     if (lp_analyze_terms(sh->env->analyzer, s->tech_added[i].ptr, s->tech_added[i].len, &sh->tf) != LP_OK) break;
     for (size_t j = 0; rc == LP_OK && j < sh->tf.n; j++) {

@@ -38,6 +38,10 @@ typedef struct lp_shard {
   size_t cap_terms;
 } lp_shard;
 
+/* The index term that stands for a technology category (topic surge); returns its length, 0 if cap is
+ * too small. */
+size_t lp_category_term(uint32_t category, char *out, size_t cap);
+
 /* env must outlive the shard. */
 int lp_shard_open(lp_shard *sh, uint32_t id, const lp_shard_env *env);
 /* Re-puts every lead's document into a fresh index (after a load). */
