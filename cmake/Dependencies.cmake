@@ -15,8 +15,6 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
 find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
 find_library(STEMMER_LIBRARY stemmer REQUIRED)
-find_path(STREAMVBYTE_INCLUDE_DIR streamvbyte.h REQUIRED)
-find_library(STREAMVBYTE_LIBRARY streamvbyte REQUIRED)
 
 # llhttp: C sources and header from node-llhttp.
 find_path(LLHTTP_INCLUDE_DIR llhttp.h PATHS /usr/share/include/llhttp REQUIRED NO_DEFAULT_PATH)
@@ -29,10 +27,10 @@ foreach(f ${LLHTTP_SOURCES})
 endforeach()
 
 add_library(lp_deps INTERFACE)
-target_include_directories(lp_deps INTERFACE ${STEMMER_INCLUDE_DIR} ${STREAMVBYTE_INCLUDE_DIR})
+target_include_directories(lp_deps INTERFACE ${STEMMER_INCLUDE_DIR})
 target_link_libraries(lp_deps INTERFACE
   PkgConfig::LIBUV PkgConfig::RDKAFKA PkgConfig::HIREDIS PkgConfig::MSGPACK
   PkgConfig::JANSSON PkgConfig::INIH PkgConfig::UTF8PROC PkgConfig::XXHASH
-  ${STEMMER_LIBRARY} ${STREAMVBYTE_LIBRARY} mimalloc)
+  ${STEMMER_LIBRARY} mimalloc)
 
 pkg_check_modules(CRITERION IMPORTED_TARGET criterion)

@@ -18,7 +18,9 @@ int lp__ix_fail(lp_index *ix, int code, const char *fmt, ...) {
   return code;
 }
 
-/* Grows *p (an array of elem-sized items with capacity *cap) to hold at least need items, doubling. */
+/* Grows *p (an array of elem-sized items with capacity *cap) to hold at least need items, doubling. The
+ * index-wide tables that grow with the collection (doc table, term table, term pool) use
+ * lp__ix_grow_slow instead: a quarter more each time, so their slack stays under 25%. */
 int lp__ix_grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
   if (need <= *cap) return LP_OK;
   uint64_t c = *cap ? *cap : 8;
@@ -28,6 +30,17 @@ int lp__ix_grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
   if (!n) return LP_ENOMEM;
   *p = n;
   *cap = (uint32_t)c;
+  return LP_OK;
+}
+
+int lp__ix_grow_slow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return LP_OK;
+  size_t c = *cap < 64 ? 64 : *cap + *cap / 4;
+  if (c < need) c = need;
+  void *n = lp_realloc(*p, c * elem);
+  if (!n) return LP_ENOMEM;
+  *p = n;
+  *cap = c;
   return LP_OK;
 }
 
@@ -111,8 +124,8 @@ const char *lp_index_errstr(const lp_index *ix) { return ix->err; }
 
 static int docs_reserve(lp_index *ix, uint32_t doc) {
   if (doc < ix->docs_cap) return LP_OK;
-  uint64_t cap = ix->docs_cap ? ix->docs_cap : 1024;
-  while (cap <= doc) cap *= 2;
+  uint64_t cap = ix->docs_cap < 1024 ? 1024 : (uint64_t)ix->docs_cap + ix->docs_cap / 4;
+  if (cap <= doc) cap = (uint64_t)doc + 1;
   if (cap > ix->p.max_docs) cap = ix->p.max_docs;
   ix_doc *d = lp_realloc(ix->docs, (size_t)cap * sizeof *d);
   if (!d) return LP_ENOMEM;
@@ -139,7 +152,7 @@ static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
   if (d->nterms) {
     memcpy(ix->fbuf, d->fwd, d->fwd_bytes);
     memset(ix->fbuf + d->fwd_bytes, 0, 8);
-    lp__ix_rice_decode(ix->fbuf, tids, d->nterms);
+    lp__ix_ids_decode(ix->fbuf, tids, d->nterms);
   }
   for (uint32_t i = 0; i < d->nterms; i++) {
     if (--ix->terms[tids[i]].df == 0) ix->live_terms--;
@@ -161,14 +174,36 @@ static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
 
 typedef struct put_ent {
   uint32_t tid;
-  uint32_t ord;
   double w;
 } put_ent;
 
-static int ent_cmp(const void *a, const void *b) {
-  const put_ent *x = a, *y = b;
-  if (x->tid != y->tid) return x->tid < y->tid ? -1 : 1;
-  return x->ord < y->ord ? -1 : (x->ord > y->ord);
+/* Sorts ents[0..n) by tid into order, through tmp (room for n): LSD radix sort on bytes, a pass skipped
+ * when every key has the same byte there (term ids are small, so usually two or three passes). Below 32
+ * entries, insertion sort. Hand-written because put() sorts up to 256 entries per snippet, and qsort()'s
+ * callbacks cost as much as the rest of put(). */
+static put_ent *sort_ents(put_ent *a, put_ent *tmp, uint32_t n) {
+  if (n < 32) {
+    for (uint32_t i = 1; i < n; i++) {
+      put_ent x = a[i];
+      uint32_t j = i;
+      for (; j > 0 && a[j - 1].tid > x.tid; j--) a[j] = a[j - 1];
+      a[j] = x;
+    }
+    return a;
+  }
+  uint32_t any = 0, all = UINT32_MAX;
+  for (uint32_t i = 0; i < n; i++) any |= a[i].tid, all &= a[i].tid;
+  for (uint32_t shift = 0; shift < 32; shift += 8) {
+    if ((((any ^ all) >> shift) & 0xff) == 0) continue;  /* same byte everywhere */
+    uint32_t count[257] = { 0 };
+    for (uint32_t i = 0; i < n; i++) count[((a[i].tid >> shift) & 0xff) + 1]++;
+    for (uint32_t d = 1; d < 257; d++) count[d] += count[d - 1];
+    for (uint32_t i = 0; i < n; i++) tmp[count[(a[i].tid >> shift) & 0xff]++] = a[i];
+    put_ent *x = a;
+    a = tmp;
+    tmp = x;
+  }
+  return a;
 }
 
 static int check_terms(lp_index *ix, const lp_index_term *t, size_t n) {
@@ -183,23 +218,36 @@ static int check_terms(lp_index *ix, const lp_index_term *t, size_t n) {
   return LP_OK;
 }
 
-/* Interns the terms, merges duplicates; on return ents[0..*m) are sorted by tid with summed weights. On
- * error the terms it created are released. */
-static int collect(lp_index *ix, const lp_index_term *t, size_t n, put_ent *ents, uint32_t *m) {
+/* Slots of collect()'s dedupe table for n terms: a power of two >= 2n. */
+static uint32_t dedupe_bits(size_t n) {
+  uint32_t bits = 4;
+  while (((size_t)1 << bits) < 2 * n) bits++;
+  return bits;
+}
+
+/* Interns the terms and merges duplicates (weights summed in input order) through a small hash table tab
+ * of 2^bits slots; on return ents[0..*m) are sorted by tid. On error the terms it created are released. */
+static int collect(lp_index *ix, const lp_index_term *t, size_t n, put_ent *ents, put_ent *tmp, uint32_t *tab,
+                   uint32_t bits, uint32_t *m) {
+  uint32_t k = 0, mask = (1u << bits) - 1;
+  memset(tab, 0xff, ((size_t)1 << bits) * sizeof *tab);
   for (size_t i = 0; i < n; i++) {
-    if (lp__ix_dict_intern(ix, t[i].ptr, t[i].len, &ents[i].tid) != LP_OK) {
-      for (size_t j = 0; j < i; j++) lp__ix_term_release(ix, ents[j].tid);
+    uint32_t tid;
+    if (lp__ix_dict_intern(ix, t[i].ptr, t[i].len, &tid) != LP_OK) {
+      for (uint32_t j = 0; j < k; j++) lp__ix_term_release(ix, ents[j].tid);
       return lp__ix_fail(ix, LP_ENOMEM, "out of memory in the term dictionary");
     }
-    ents[i].ord = (uint32_t)i;
-    ents[i].w = t[i].weight;
+    uint32_t h = (uint32_t)(((uint64_t)tid * 0x9e3779b97f4a7c15ull) >> (64 - bits)) & mask;
+    while (tab[h] != LP_IX_NONE && ents[tab[h]].tid != tid) h = (h + 1) & mask;
+    if (tab[h] == LP_IX_NONE) {
+      tab[h] = k;
+      ents[k++] = (put_ent){ .tid = tid, .w = t[i].weight };
+    } else {
+      ents[tab[h]].w += t[i].weight;
+    }
   }
-  qsort(ents, n, sizeof *ents, ent_cmp);
-  uint32_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (k > 0 && ents[k - 1].tid == ents[i].tid) ents[k - 1].w += ents[i].w;
-    else ents[k++] = ents[i];
-  }
+  put_ent *sorted = sort_ents(ents, tmp, k);
+  if (sorted != ents) memcpy(ents, sorted, k * sizeof *ents);
   for (uint32_t i = 0; i < k; i++)
     if (ents[i].w > LP_INDEX_MAX_WEIGHT) ents[i].w = LP_INDEX_MAX_WEIGHT;  /* a sum of valid weights */
   *m = k;
@@ -219,44 +267,50 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
     }
     ix->mem = s;
   }
-  uint32_t old = ix->docs[doc].nterms;
-  size_t need = n * sizeof(put_ent) + (n > old ? n : old) * sizeof(uint32_t);
-  put_ent *ents = scratch(ix, need ? need : 1);
+  /* Scratch: ents[n], the sort's ents[n], tids[max(n, old)], the dedupe table, each term's list index. */
+  uint32_t old = ix->docs[doc].nterms, bits = dedupe_bits(n);
+  size_t ntids = n > old ? n : old;
+  size_t need = 2 * n * sizeof(put_ent) + (ntids + ((size_t)1 << bits) + n) * sizeof(uint32_t);
+  put_ent *ents = scratch(ix, need);
   if (!ents) return lp__ix_fail(ix, LP_ENOMEM, "out of memory for put scratch");
-  uint32_t *tids = (uint32_t *)(ents + n), m = 0;
-  if ((rc = collect(ix, terms, n, ents, &m)) != LP_OK) return rc;
+  uint32_t *tids = (uint32_t *)(ents + 2 * n), *tab = tids + ntids, *li = tab + ((size_t)1 << bits), m = 0;
+  if ((rc = collect(ix, terms, n, ents, ents + n, tab, bits, &m)) != LP_OK) return rc;
   for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;
 
   /* Everything that can fail happens before the old version is touched. */
   uint8_t *fwd = NULL;
   uint32_t k = 0;
-  size_t fwd_bytes = m ? lp__ix_rice_size(tids, m, &k) : 0;
+  size_t fwd_bytes = m ? lp__ix_ids_size(tids, m, &k) : 0;
   int ok = fbuf_reserve(ix, fwd_bytes > ix->docs[doc].fwd_bytes ? fwd_bytes : ix->docs[doc].fwd_bytes) == LP_OK;
   if (ok && m && (ok = (fwd = lp_malloc(fwd_bytes)) != NULL)) {
     memset(ix->fbuf, 0, fwd_bytes + 8);
-    lp__ix_rice_encode(ix->fbuf, tids, m, k);
+    lp__ix_ids_encode(ix->fbuf, tids, m, k);
     memcpy(fwd, ix->fbuf, fwd_bytes);
   }
   ix_seg *s = ix->mem;
-  if (!ok || lp__ix_mem_reserve(ix, s, tids, m) != LP_OK) {
+  if (!ok || lp__ix_mem_reserve(ix, s, tids, m, li) != LP_OK) {
     lp_free(fwd);
     for (uint32_t i = 0; i < m; i++) lp__ix_term_release(ix, tids[i]);
     return lp__ix_fail(ix, LP_ENOMEM, "out of memory for postings");
   }
-  if (ix->docs[doc].seg) doc_unlink(ix, doc, (uint32_t *)(ents + n));
+  if (ix->docs[doc].seg) doc_unlink(ix, doc, tids);
   for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;  /* unlink used the same room */
 
   double dl = 0;
   uint32_t slot = s->ndocs++;
   s->docs[slot] = doc;
   for (uint32_t i = 0; i < m; i++) dl += lp__ix_tf(tf_code(ents[i].w));
+  if (m && s->ref_avgdl == 0)
+    s->ref_avgdl = ix->live_docs && ix->sum_dl > 0 ? ix->sum_dl / (double)ix->live_docs : dl;
   for (uint32_t i = 0; i < m; i++) {
-    ix_mlist *l = lp__ix_mem_list(s, ents[i].tid);
+    ix_mlist *l = &s->lists[li[i]];
     uint16_t code = tf_code(ents[i].w);
+    float sat = lp__ix_sat(&ix->p, lp__ix_tf(code), dl, s->ref_avgdl);
     l->slots[l->n] = slot;
     l->tfs[l->n++] = code;
     if (code > l->max_tf) l->max_tf = code;
     if (dl < l->min_dl) l->min_dl = dl;
+    if (sat > l->sat) l->sat = sat;
     if (ix->terms[ents[i].tid].df++ == 0) ix->live_terms++;
   }
   ix->docs[doc] = (ix_doc){ .seg = s->id, .slot = slot, .dl = dl, .fwd = fwd, .nterms = m,
@@ -291,7 +345,7 @@ void lp_index_stats_get(const lp_index *ix, lp_index_stats *st) {
   *st = (lp_index_stats){ .docs = ix->live_docs, .postings = ix->live_postings, .terms = ix->live_terms,
                           .segments = ix->nsegs, .sum_dl = ix->sum_dl };
   size_t b = sizeof *ix + (size_t)ix->docs_cap * sizeof(ix_doc) + ix->fwd_bytes;
-  b += (size_t)ix->cap_terms * sizeof(ix_term) + ix->term_bytes + (size_t)ix->dict_cap * sizeof(uint32_t);
+  b += (size_t)ix->cap_terms * sizeof(ix_term) + ix->pool_cap + (size_t)ix->dict_cap * sizeof(uint32_t);
   b += (size_t)ix->cap_free * sizeof(uint32_t) + (size_t)ix->cap_segs * sizeof(ix_seg *) + ix->scratch_cap;
   b += ix->fbuf_cap;
   b += (size_t)LP_INDEX_MAX_QUERY_TERMS * lp__ix_cursor_size();
@@ -300,7 +354,7 @@ void lp_index_stats_get(const lp_index *ix, lp_index_stats *st) {
     st->stored_postings += ix->segs[i]->stored;
   }
   if (ix->job.active && ix->job.out) b += lp__ix_seg_bytes(ix->job.out);
-  b += ix->job.tcap * (sizeof(uint32_t) + sizeof(uint16_t) + sizeof(uint64_t));
+  b += ix->job.tcap * 2 * sizeof(uint64_t) + (ix->job.tdocs ? LP_IX_BLOCK * (sizeof(uint32_t) + sizeof(uint16_t)) : 0);
   b += (size_t)ix->job.ntids * sizeof(uint32_t);
   st->bytes = b;
   st->bytes_per_posting = ix->live_postings ? (double)b / (double)ix->live_postings : 0;

@@ -18,14 +18,22 @@
  *
  * Why this layout (see the comment at the top of index_int.h for the details): an LSM of segments. Puts go
  * to a small mutable segment (uncompressed postings, hashed by term); past params.mem_postings it is sealed
- * (O(1)) and step() rewrites it into an immutable segment whose postings are compressed in blocks of 128
- * (doc ids: delta + streamvbyte; tf: 16-bit codes), each block with its last doc id, max tf and min doc
- * length, from which block upper bounds are computed AT QUERY TIME for the current N, avgdl, df and BM25
- * parameters, so they stay true bounds however the collection changes. A doc's current version lives in
+ * (O(1)) and step() rewrites it into an immutable segment whose postings are bit-packed in blocks of 128
+ * (doc gaps and tf codes, each at the width the block needs; a one-posting list takes 10 bytes), each
+ * block with its last doc id and the best length-normalised tf of its docs, from which block upper bounds
+ * are computed AT QUERY TIME for the current N, avgdl, df and query weights, so they stay true bounds
+ * however the collection changes. A doc's current version lives in
  * exactly one segment (the doc table says which); postings of older versions are dead and skipped, and
  * step() drops them while merging segments. A doc's score therefore comes from one segment only, which
- * lets every segment be searched on its own with one shared top-k heap. df counts live docs exactly: a
- * compact per-doc list of term ids (delta + streamvbyte) is kept to decrement df on replace and delete.
+ * lets every segment be searched on its own with one shared top-k heap, the largest first. df counts live
+ * docs exactly: a per-doc list of term ids (Exp-Golomb coded, ~1.5 bytes a term) is kept to decrement df on
+ * replace and delete. Term texts live in one pool, 16 bytes of table per term.
+ *
+ * Why our own packing rather than Debian's libstreamvbyte: streamvbyte codes whole bytes (10 to 26 bits a
+ * doc gap with its control bits), while per-block bit widths fit each block's own range (most gaps of a
+ * dense list need 2 to 8 bits) and pack the tf codes beside them; at 100k docs that took the index from
+ * 12.45 to 8.10 bytes per posting (perf/index_bench). Unpacking one block is a short loop over fixed
+ * widths, decoded only for the docs WAND actually scores.
  */
 #ifndef LP_INDEX_H
 #define LP_INDEX_H

@@ -29,7 +29,7 @@
 #define LP_IX_BLOCK 128
 #define LP_IX_END UINT32_MAX
 #define LP_IX_NONE UINT32_MAX   /* empty slot of a hash table */
-#define LP_IX_PAD 16            /* streamvbyte's decoder may read this far past its input */
+#define LP_IX_PAD 16            /* the bit unpacker (pack.c) may read this far past its input */
 #define LP_IX_UB_SLACK (1.0 + 1e-12)
 #define LP_IX_MAX_MERGE 16
 #define LP_IX_MAX_SEGS 32       /* more compressed segments than this forces a merge */
@@ -38,14 +38,14 @@ typedef struct ix_doc {
   uint32_t seg;       /* id of the segment holding the current version; 0 = absent */
   uint32_t slot;      /* index of the doc in that segment's docs[] */
   double dl;          /* doc length: sum of the stored frequencies */
-  uint8_t *fwd;       /* sorted term ids, Rice-coded (pack.c), exactly fwd_bytes long */
+  uint8_t *fwd;       /* sorted term ids, Exp-Golomb coded (pack.c), exactly fwd_bytes long */
   uint32_t nterms;
   uint32_t fwd_bytes;
 } ix_doc;
 
+/* 16 bytes a term, its text in the shared pool: no allocation, pointer or malloc header per term. */
 typedef struct ix_term {
-  char *s;            /* NULL = free id */
-  uint32_t len;
+  uint32_t off;       /* in ix->pool of a length byte then the term's bytes; LP_IX_NONE = free id */
   uint32_t hash;
   uint32_t df;        /* live docs containing the term */
   uint32_t refs;      /* segments holding a posting list of the term */
@@ -58,6 +58,7 @@ typedef struct ix_mlist {
   uint32_t *slots;
   uint16_t *tfs;
   uint16_t max_tf;
+  float sat;          /* as in ix_block, against the segment's ref_avgdl */
   double min_dl;
 } ix_mlist;
 
@@ -102,10 +103,11 @@ typedef struct ix_seg {
   /* IX_MEM */
   ix_mlist *lists;
   uint32_t nlists, cap_lists;
-  uint32_t *map;            /* tid -> list index, open addressing on tid */
+  uint64_t *map;            /* tid << 32 | list index, open addressing on tid (the tid kept in the slot
+                             * spares a look at the list on every probe); UINT64_MAX = empty */
   uint32_t map_cap;
   /* IX_FROZEN */
-  double ref_avgdl;         /* IX_FROZEN: A0 of the block bounds (see ix_block) */
+  double ref_avgdl;         /* A0 of the bounds (see ix_block); a mutable segment takes it at its first posting */
   ix_fterm *terms;          /* sorted by tid; lists of two postings or more */
   uint32_t nterms, cap_terms;
   uint32_t *one_tid;        /* terms with one posting (the rare majority), sorted: 10 bytes each */
@@ -127,8 +129,10 @@ typedef struct ix_job {
   ix_seg *out;
   uint32_t *tdocs;          /* gather buffers */
   uint16_t *ttfs;
-  uint64_t *tpairs;
+  uint64_t *tpairs, *tpairs2; /* a term's postings (doc << 16 | tf), and the radix sort's other half */
   size_t tcap;
+  uint32_t ti[LP_IX_MAX_MERGE];  /* per compressed input: where the walk of terms[] and one_tid[] stands */
+  uint32_t oi[LP_IX_MAX_MERGE];
 } ix_job;
 
 typedef struct ix_cursor ix_cursor;
@@ -138,12 +142,15 @@ struct lp_index {
   ix_doc *docs;
   uint32_t docs_cap;
   ix_term *terms;
-  uint32_t nterms, cap_terms;   /* ids handed out so far (high-water) */
+  uint32_t nterms;              /* ids handed out so far (high-water) */
+  size_t cap_terms;
   uint32_t *free_tids;
   uint32_t nfree, cap_free;
   uint32_t *dict;               /* term hash table of ids */
   uint32_t dict_cap, dict_used;
-  uint64_t live_terms, term_bytes;
+  uint64_t live_terms;
+  uint8_t *pool;                /* term texts (see ix_term); released ones are garbage until compacted */
+  size_t pool_len, pool_cap, pool_dead;
   ix_seg **segs;                /* all queryable segments; mem is one of them */
   uint32_t nsegs, cap_segs;
   ix_seg *mem;                  /* the mutable segment receiving puts (NULL until the next put) */
@@ -163,6 +170,7 @@ struct lp_index {
 int lp__ix_fail(lp_index *ix, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int lp__ix_grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
 int lp__ix_grow_sz(void **p, size_t *cap, size_t need, size_t elem);
+int lp__ix_grow_slow(void **p, size_t *cap, size_t need, size_t elem);
 
 /* dict.c: the term dictionary. */
 int lp__ix_dict_find(const lp_index *ix, const char *s, size_t n, uint32_t *tid);
@@ -177,7 +185,7 @@ ix_seg *lp__ix_seg_find(const lp_index *ix, uint32_t id);
 int lp__ix_seg_add(lp_index *ix, ix_seg *s);
 void lp__ix_seg_remove(lp_index *ix, ix_seg *s);
 ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid);
-int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n);
+int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n, uint32_t *li);
 int lp__ix_frozen_term(const lp_index *ix, const ix_seg *s, uint32_t tid, ix_fterm *out);
 uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs);
 uint32_t lp__ix_block_docs(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs);
@@ -194,9 +202,9 @@ void lp__ix_job_abort(lp_index *ix);
 size_t lp__ix_pack(uint8_t *out, const uint32_t *v, uint32_t n, uint32_t w);
 void lp__ix_unpack(const uint8_t *in, uint32_t *v, uint32_t n, uint32_t w);
 uint32_t lp__ix_bits(uint32_t x);
-size_t lp__ix_rice_size(const uint32_t *ids, uint32_t m, uint32_t *k_out);
-void lp__ix_rice_encode(uint8_t *out, const uint32_t *ids, uint32_t m, uint32_t k);
-void lp__ix_rice_decode(const uint8_t *in, uint32_t *ids, uint32_t m);
+size_t lp__ix_ids_size(const uint32_t *ids, uint32_t m, uint32_t *k_out);
+void lp__ix_ids_encode(uint8_t *out, const uint32_t *ids, uint32_t m, uint32_t k);
+void lp__ix_ids_decode(const uint8_t *in, uint32_t *ids, uint32_t m);
 
 /* The i-th w-bit value of a packed buffer. */
 static inline uint32_t lp__ix_get(const uint8_t *in, uint32_t i, uint32_t w) {

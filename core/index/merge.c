@@ -10,7 +10,6 @@
  * segment whose dead share reached params.reclaim_dead; merge merge_factor segments of similar size
  * (size tiers, like Lucene's log merge policy), or the smallest ones past LP_IX_MAX_SEGS segments.
  */
-#include <math.h>
 #include <stdlib.h>
 
 #include "base/alloc.h"
@@ -18,11 +17,6 @@
 
 static int u32_cmp(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : (x > y);
-}
-
-static int u64_cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : (x > y);
 }
 
@@ -40,6 +34,7 @@ void lp__ix_job_abort(lp_index *ix) {
   lp_free(j->tdocs);
   lp_free(j->ttfs);
   lp_free(j->tpairs);
+  lp_free(j->tpairs2);
   *j = (ix_job){ 0 };
 }
 
@@ -105,10 +100,9 @@ static int job_start(lp_index *ix, ix_seg **in, uint32_t nin) {
   }
   size_t k = 0;
   for (uint32_t i = 0; i < nin; i++) {
-    if (in[i]->kind == IX_MEM)
+    if (in[i]->kind == IX_MEM) {
       for (uint32_t t = 0; t < in[i]->nlists; t++) j->tids[k++] = in[i]->lists[t].tid;
-    else
-    {
+    } else {
       for (uint32_t t = 0; t < in[i]->nterms; t++) j->tids[k++] = in[i]->terms[t].tid;
       for (uint32_t t = 0; t < in[i]->nones; t++) j->tids[k++] = in[i]->one_tid[t];
     }
@@ -127,40 +121,73 @@ static int job_start(lp_index *ix, ix_seg **in, uint32_t nin) {
   return LP_OK;
 }
 
-/* Appends the live postings of tid in s to j->tpairs as (doc << 16 | tf code); returns postings read. */
-static size_t gather(lp_index *ix, ix_seg *s, uint32_t tid, size_t *np) {
+/* Input i's list of the job's current term. */
+typedef struct src {
+  const ix_mlist *l;  /* a mutable input's list */
+  ix_fterm ft;        /* a compressed input's entry (ft.n = 0: none) */
+} src;
+
+/* Finds input i's list of tid: a hash look-up in a mutable input; in a compressed one, a walk forward over
+ * its sorted term arrays, since the job visits tids in ascending order. Returns the postings it holds. */
+static size_t resolve(lp_index *ix, uint32_t i, uint32_t tid, src *r) {
   ix_job *j = &ix->job;
-  size_t read = 0;
+  const ix_seg *s = j->in[i];
+  r->l = NULL;
+  r->ft.n = 0;
   if (s->kind == IX_MEM) {
-    const ix_mlist *l = lp__ix_mem_list(s, tid);
-    if (!l) return 0;
+    r->l = lp__ix_mem_list(s, tid);
+    return r->l ? r->l->n : 0;
+  }
+  while (j->ti[i] < s->nterms && s->terms[j->ti[i]].tid < tid) j->ti[i]++;
+  if (j->ti[i] < s->nterms && s->terms[j->ti[i]].tid == tid) {
+    r->ft = s->terms[j->ti[i]];
+    return r->ft.n;
+  }
+  while (j->oi[i] < s->nones && s->one_tid[j->oi[i]] < tid) j->oi[i]++;
+  if (j->oi[i] < s->nones && s->one_tid[j->oi[i]] == tid) {
+    uint32_t k = j->oi[i];
+    r->ft = (ix_fterm){ .tid = tid, .n = 1, .b = { .last = s->one_doc[k], .max_tf = s->one_tf[k] } };
+  }
+  return r->ft.n;
+}
+
+/* Appends the live postings of r (input s) to j->tpairs as (doc << 16 | tf code); returns postings read. */
+static size_t gather(lp_index *ix, const ix_seg *s, const src *r, size_t *np) {
+  ix_job *j = &ix->job;
+  if (r->l) {
+    const ix_mlist *l = r->l;
     for (uint32_t i = 0; i < l->n; i++)
       if (lp__ix_live(ix, s, l->slots[i])) j->tpairs[(*np)++] = (uint64_t)s->docs[l->slots[i]] << 16 | l->tfs[i];
     return l->n;
   }
-  ix_fterm ft;
-  if (!lp__ix_frozen_term(ix, s, tid, &ft)) return 0;
-  const ix_fterm *t = &ft;
   uint32_t docs[LP_IX_BLOCK];
   uint16_t tfs[LP_IX_BLOCK];
-  for (uint32_t b = 0; b < lp__ix_nblk(t); b++) {
-    uint32_t n = lp__ix_block_decode(s, t, b, docs, tfs);
+  for (uint32_t b = 0; r->ft.n && b < lp__ix_nblk(&r->ft); b++) {
+    uint32_t n = lp__ix_block_decode(s, &r->ft, b, docs, tfs);
     for (uint32_t i = 0; i < n; i++)
       if (ix->docs[docs[i]].seg == s->id) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
-    read += n;
   }
-  return read;
+  return r->ft.n;
 }
 
-static size_t list_len(const lp_index *ix, const ix_seg *s, uint32_t tid) {
-  if (s->kind == IX_MEM) {
-    const ix_mlist *l = lp__ix_mem_list(s, tid);
-    return l ? l->n : 0;
+/* Sorts j->tpairs[0..n) by doc (distinct: a doc is live in one input only), LSD radix on the doc's bytes,
+ * skipping a byte that all share; leaves the result in j->tpairs. */
+static void sort_pairs(ix_job *j, size_t n) {
+  uint64_t any = 0, all = ~0ull, *a = j->tpairs, *t = j->tpairs2;
+  for (size_t i = 0; i < n; i++) any |= a[i], all &= a[i];
+  for (uint32_t shift = 16; shift < 48; shift += 8) {
+    if ((((any ^ all) >> shift) & 0xff) == 0) continue;
+    size_t count[257] = { 0 };
+    for (size_t i = 0; i < n; i++) count[((a[i] >> shift) & 0xff) + 1]++;
+    for (uint32_t d = 1; d < 257; d++) count[d] += count[d - 1];
+    for (size_t i = 0; i < n; i++) t[count[(a[i] >> shift) & 0xff]++] = a[i];
+    uint64_t *x = a;
+    a = t;
+    t = x;
   }
-  ix_fterm t;
-  return lp__ix_frozen_term(ix, s, tid, &t) ? t.n : 0;
+  j->tpairs = a;
+  j->tpairs2 = t;
 }
-
 
 /* Packs postings docs/tfs[0..cnt) as one block (see ix_block) at the end of o's data. */
 static int encode_block(ix_seg *o, const uint32_t *docs, const uint16_t *tfs, uint32_t cnt, uint32_t *tmp,
@@ -245,13 +272,17 @@ static long job_term(lp_index *ix) {
   ix_job *j = &ix->job;
   uint32_t tid = j->tids[j->next];
   size_t cap = 0;
-  for (uint32_t i = 0; i < j->nin; i++) cap += list_len(ix, j->in[i], tid);
+  src r[LP_IX_MAX_MERGE];
+  for (uint32_t i = 0; i < j->nin; i++) cap += resolve(ix, i, tid, &r[i]);
   if (cap > j->tcap) {
     size_t c = j->tcap ? j->tcap : 1024;
     while (c < cap) c *= 2;
     uint64_t *p = lp_realloc(j->tpairs, c * sizeof *p);
     if (!p) return LP_ENOMEM;
     j->tpairs = p;
+    p = lp_realloc(j->tpairs2, c * sizeof *p);
+    if (!p) return LP_ENOMEM;
+    j->tpairs2 = p;
     j->tcap = c;
   }
   if (!j->tdocs) {
@@ -260,8 +291,8 @@ static long job_term(lp_index *ix) {
     if (!j->tdocs || !j->ttfs) return LP_ENOMEM;
   }
   size_t np = 0, read = 0;
-  for (uint32_t i = 0; i < j->nin; i++) read += gather(ix, j->in[i], tid, &np);
-  if (j->nin > 1 || j->in[0]->kind == IX_MEM) qsort(j->tpairs, np, sizeof(uint64_t), u64_cmp);
+  for (uint32_t i = 0; i < j->nin; i++) read += gather(ix, j->in[i], &r[i], &np);
+  if (j->nin > 1 || j->in[0]->kind == IX_MEM) sort_pairs(j, np);
   if (np && encode_term(ix, tid, np) != LP_OK) return LP_ENOMEM;
   j->next++;
   return (long)(read + 1);

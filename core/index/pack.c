@@ -43,24 +43,28 @@ void lp__ix_unpack(const uint8_t *in, uint32_t *v, uint32_t n, uint32_t w) {
   }
 }
 
-/* ---- Rice codes of a sorted id list: the per-doc term lists ----
- * Layout: one byte k, then for each gap g (ids[0], then ids[i] - ids[i-1] - 1) the quotient g >> k in
- * unary (ones ended by a zero) and the k low bits of g. A doc's term ids are a sparse sample of the
- * vocabulary, so their gaps are close to geometric, for which Rice codes are near optimal (~ log2(mean
- * gap) + 1.5 bits a term against streamvbyte's 10 to 26). */
+/* ---- Exp-Golomb codes of a sorted id list: the per-doc term lists ----
+ * Layout: one byte k, then for each gap g (ids[0], then ids[i] - ids[i-1] - 1), with v = g + 2^k and
+ * L = floor(log2 v): L - k ones and a zero, then the L low bits of v. A doc's term ids mix many small gaps
+ * (frequent terms got small ids) with a few huge ones; Exp-Golomb grows by 2 bits per doubling of a gap
+ * where Rice grows linearly, which measured 10% smaller on the Zipf corpus of perf/index_bench (1.49 bytes
+ * a term against 1.67 for the best Rice code, and 10 to 26 bits for streamvbyte, the coding used before). */
 
-static uint64_t rice_bits(const uint32_t *ids, uint32_t m, uint32_t k) {
+static uint64_t eg_bits(const uint32_t *ids, uint32_t m, uint32_t k) {
   uint64_t bits = 0;
-  for (uint32_t i = 0, prev = 0; i < m; prev = ids[i] + 1, i++) bits += ((ids[i] - prev) >> k) + 1 + k;
+  for (uint32_t i = 0, prev = 0; i < m; prev = ids[i] + 1, i++) {
+    uint32_t l = 63u - (uint32_t)__builtin_clzll((uint64_t)(ids[i] - prev) + (1ull << k));
+    bits += 2u * (l - k) + 1 + k;
+  }
   return bits;
 }
 
-size_t lp__ix_rice_size(const uint32_t *ids, uint32_t m, uint32_t *k_out) {
+size_t lp__ix_ids_size(const uint32_t *ids, uint32_t m, uint32_t *k_out) {
   uint32_t mean = m ? (ids[m - 1] + 1) / m : 0;
-  uint32_t k0 = mean > 1 ? lp__ix_bits(mean) - 1 : 0, best_k = k0;
-  uint64_t best = rice_bits(ids, m, k0);
-  for (uint32_t k = k0 > 0 ? k0 - 1 : 0; k <= k0 + 1 && k < 32; k++) {
-    uint64_t b = rice_bits(ids, m, k);
+  uint32_t hi = mean > 1 ? lp__ix_bits(mean) - 1 : 0, lo = hi > 4 ? hi - 4 : 0, best_k = hi;
+  uint64_t best = eg_bits(ids, m, hi);
+  for (uint32_t k = lo; k < hi; k++) {
+    uint64_t b = eg_bits(ids, m, k);
     if (b < best) best = b, best_k = k;
   }
   *k_out = best_k;
@@ -81,40 +85,31 @@ static uint64_t peek_bits(const uint8_t *in, uint64_t bit) {
 }
 
 /* Encodes ids[0..m) (strictly increasing) with parameter k into out, which must hold
- * lp__ix_rice_size() bytes plus 8 of slack, all zero. */
-void lp__ix_rice_encode(uint8_t *out, const uint32_t *ids, uint32_t m, uint32_t k) {
+ * lp__ix_ids_size() bytes plus 8 of slack, all zero. */
+void lp__ix_ids_encode(uint8_t *out, const uint32_t *ids, uint32_t m, uint32_t k) {
   out[0] = (uint8_t)k;
   uint64_t bit = 8;
   for (uint32_t i = 0, prev = 0; i < m; prev = ids[i] + 1, i++) {
-    uint32_t g = ids[i] - prev, q = g >> k;
-    for (; q >= 32; q -= 32, bit += 32) put_bits(out, bit, 0xffffffffull);
+    uint64_t v = (uint64_t)(ids[i] - prev) + (1ull << k);
+    uint32_t l = 63u - (uint32_t)__builtin_clzll(v), q = l - k;  /* l <= 32, q <= 32 */
     put_bits(out, bit, (1ull << q) - 1);
     bit += q + 1;
-    if (k) put_bits(out, bit, g & ((1ull << k) - 1));
-    bit += k;
+    put_bits(out, bit, v & ((1ull << l) - 1));
+    bit += l;
   }
 }
 
 /* Decodes m ids from in, which must be followed by 8 readable bytes. */
-void lp__ix_rice_decode(const uint8_t *in, uint32_t *ids, uint32_t m) {
+void lp__ix_ids_decode(const uint8_t *in, uint32_t *ids, uint32_t m) {
   uint32_t k = in[0];
-  uint64_t bit = 8, kmask = (1ull << k) - 1;
+  uint64_t bit = 8;
   for (uint32_t i = 0, prev = 0; i < m; i++) {
-    uint64_t q = 0;
-    for (;;) {
-      uint64_t z = ~peek_bits(in, bit) & ((1ull << 56) - 1);
-      if (z) {
-        uint32_t ones = (uint32_t)__builtin_ctzll(z);
-        q += ones;
-        bit += ones + 1;
-        break;
-      }
-      q += 56;
-      bit += 56;
-    }
-    uint32_t g = (uint32_t)(q << k) | (uint32_t)(peek_bits(in, bit) & kmask);
-    bit += k;
-    ids[i] = prev + g;
+    uint32_t q = (uint32_t)__builtin_ctzll(~peek_bits(in, bit));  /* q <= 32 < 57 valid bits */
+    bit += q + 1;
+    uint32_t l = q + k;
+    uint64_t v = (1ull << l) | (peek_bits(in, bit) & ((1ull << l) - 1));
+    bit += l;
+    ids[i] = prev + (uint32_t)(v - (1ull << k));
     prev = ids[i] + 1;
   }
 }

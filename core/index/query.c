@@ -42,6 +42,7 @@ size_t lp__ix_cursor_size(void) { return sizeof(struct ix_cursor); }
 
 typedef struct bm25 {
   double k1, b, k1p1, avgdl;
+  double kc, kd;           /* k1 (1 - b) and k1 b / avgdl: the length norm without a division per posting */
 } bm25;
 
 typedef struct qterm {
@@ -52,7 +53,7 @@ typedef struct qterm {
 
 /* The one formula both scorers use, so that their scores agree bit for bit. */
 static inline double contrib(const bm25 *m, double w, double tf, double dl) {
-  return w * (tf * m->k1p1) / (tf + m->k1 * (1.0 - m->b + m->b * dl / m->avgdl));
+  return w * (tf * m->k1p1) / (tf + (m->kc + m->kd * dl));
 }
 
 static int check_query(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k) {
@@ -85,6 +86,8 @@ static int prepare(lp_index *ix, const lp_index_term *q, size_t nq, const lp_ind
   m->b = ix->p.b;
   m->k1p1 = ix->p.k1 + 1.0;
   m->avgdl = cs ? cs->avgdl : (n ? ix->sum_dl / (double)n : 0);
+  m->kc = m->k1 * (1.0 - m->b);
+  m->kd = m->avgdl > 0 ? m->k1 * m->b / m->avgdl : 0;
   if (ix->live_postings == 0 || !(m->avgdl > 0)) return LP_OK;
   for (size_t i = 0; i < nq; i++) {
     uint32_t tid, j;
@@ -164,7 +167,7 @@ static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
     if (c->dec != c->blk) {
       const ix_block *b = &bl[c->blk];
       c->n = lp__ix_block_docs(c->s, c->t, c->blk, c->docs);
-      c->tp = c->s->data + b->off + ((size_t)(c->n - 1) * b->wd + 7) / 8;
+      c->tp = b->wt ? c->s->data + b->off + ((size_t)(c->n - 1) * b->wd + 7) / 8 : NULL;
       c->bmax = b->max_tf;
       c->wt = b->wt;
       c->dec = c->blk;
@@ -186,7 +189,7 @@ static uint16_t cur_tf(const ix_cursor *c) {
 static uint32_t key_doc(const ix_seg *s, uint32_t key) { return s->kind == IX_MEM ? s->docs[key] : key; }
 
 /* Upper bound of c's block that may hold target (shallow: nothing decoded); *last = that block's end. */
-static double cur_block_ub(ix_cursor *c, const bm25 *m, uint32_t target, uint32_t *last) {
+static double cur_block_ub(ix_cursor *c, uint32_t target, uint32_t *last) {
   *last = LP_IX_END - 1;
   if (c->l) return c->ub;
   const ix_block *bl = c->bl;
@@ -195,7 +198,7 @@ static double cur_block_ub(ix_cursor *c, const bm25 *m, uint32_t target, uint32_
   while (c->sblk < c->nblk && bl[c->sblk].last < target) c->sblk++;
   if (c->sblk == c->nblk) return 0;
   *last = bl[c->sblk].last;
-  if (c->ubblk != c->sblk) {  /* a division: computed once per block visited */
+  if (c->ubblk != c->sblk) {  /* once per block visited */
     c->ubblk = c->sblk;
     c->bub = c->ubscale * bl[c->sblk].sat;
   }
@@ -216,7 +219,9 @@ static uint32_t cursors_open(lp_index *ix, const ix_seg *s, const qterm *qt, uin
     if (s->kind == IX_MEM) {
       c->t = NULL;
       if (!(c->l = lp__ix_mem_list(s, qt[i].tid)) || c->l->n == 0) continue;
+      double r = m->avgdl / s->ref_avgdl, ub2 = c->w * m->k1p1 * (r > 1 ? r : 1) * LP_IX_UB_SLACK * c->l->sat;
       c->ub = contrib(m, c->w, lp__ix_tf(c->l->max_tf), c->l->min_dl) * LP_IX_UB_SLACK;
+      if (ub2 < c->ub) c->ub = ub2;
     } else {
       c->l = NULL;
       if (!lp__ix_frozen_term(ix, s, qt[i].tid, &c->tcopy)) continue;
@@ -249,6 +254,12 @@ static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32
   uint64_t present = 0;
   uint32_t doc = key_doc(s, cs[0]->key);
   double dl = ix->docs[doc].dl;
+  if (p == 0 && *nh == k) {
+    /* One term: reject without the division when the score is surely below the k-th (the slack covers
+     * the rounding of both sides), as heap_offer would. */
+    double tf = lp__ix_tf(cur_tf(cs[0]));
+    if (cs[0]->w * tf * m->k1p1 * LP_IX_UB_SLACK < h[0].score * (tf + (m->kc + m->kd * dl))) return;
+  }
   for (uint32_t i = 0; i <= p; i++) {
     part[cs[i]->qi] = contrib(m, cs[i]->w, lp__ix_tf(cur_tf(cs[i])), dl);
     present |= 1ull << cs[i]->qi;
@@ -285,7 +296,7 @@ static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_
     uint32_t best = 0;
     for (uint32_t i = 0; i <= p; i++) {
       uint32_t last;
-      bsum += cur_block_ub(cs[i], m, pd, &last);
+      bsum += cur_block_ub(cs[i], pd, &last);
       if ((uint64_t)last + 1 < next) next = (uint64_t)last + 1;
       if (cs[i]->ub > cs[best]->ub) best = i;
     }

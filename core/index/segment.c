@@ -74,16 +74,16 @@ ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid) {
   if (s->map_cap == 0) return NULL;
   uint32_t mask = s->map_cap - 1;
   for (uint32_t i = tid_hash(tid) & mask;; i = (i + 1) & mask) {
-    uint32_t li = s->map[i];
-    if (li == LP_IX_NONE) return NULL;
-    if (s->lists[li].tid == tid) return &s->lists[li];
+    uint64_t e = s->map[i];
+    if (e == UINT64_MAX) return NULL;
+    if ((uint32_t)(e >> 32) == tid) return &s->lists[(uint32_t)e];
   }
 }
 
-static void map_place(uint32_t *map, uint32_t cap, uint32_t tid, uint32_t li) {
+static void map_place(uint64_t *map, uint32_t cap, uint32_t tid, uint32_t li) {
   uint32_t mask = cap - 1, i = tid_hash(tid) & mask;
-  while (map[i] != LP_IX_NONE) i = (i + 1) & mask;
-  map[i] = li;
+  while (map[i] != UINT64_MAX) i = (i + 1) & mask;
+  map[i] = (uint64_t)tid << 32 | li;
 }
 
 static int map_reserve(ix_seg *s, uint32_t extra) {
@@ -92,7 +92,7 @@ static int map_reserve(ix_seg *s, uint32_t extra) {
   uint64_t cap = s->map_cap ? s->map_cap : 256;
   while (need * 2 > cap) cap *= 2;
   if (cap > (1u << 31)) return LP_ENOMEM;
-  uint32_t *m = lp_malloc(cap * sizeof *m);
+  uint64_t *m = lp_malloc(cap * sizeof *m);
   if (!m) return LP_ENOMEM;
   memset(m, 0xff, cap * sizeof *m);
   for (uint32_t i = 0; i < s->nlists; i++) map_place(m, (uint32_t)cap, s->lists[i].tid, i);
@@ -103,9 +103,9 @@ static int map_reserve(ix_seg *s, uint32_t extra) {
 }
 
 /* Makes room for one more doc slot and one more posting in the list of each of tids[0..n) (distinct),
- * creating the missing lists. After LP_OK the append of one doc cannot fail; on LP_ENOMEM the segment
+ * creating the missing lists, and sets li[i] to the index in s->lists of tids[i]'s list. After LP_OK the append of one doc cannot fail; on LP_ENOMEM the segment
  * is unchanged but for capacity and (empty) new lists, which are valid. */
-int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n) {
+int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n, uint32_t *li) {
   if (s->ndocs == LP_IX_END - 1) return LP_ENOMEM;
   if (lp__ix_grow((void **)&s->docs, &s->cap_docs, s->ndocs + 1, sizeof(uint32_t)) != LP_OK ||
       map_reserve(s, n) != LP_OK)
@@ -120,6 +120,7 @@ int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n
       map_place(s->map, s->map_cap, tids[i], s->nlists++);
       ix->terms[tids[i]].refs++;
     }
+    li[i] = (uint32_t)(l - s->lists);
     if (l->n == l->cap) {
       uint32_t cap = l->cap ? l->cap * 2 : 4;
       uint32_t *ns = lp_realloc(l->slots, (size_t)cap * sizeof *ns);
@@ -188,7 +189,7 @@ uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uin
 
 size_t lp__ix_seg_bytes(const ix_seg *s) {
   size_t b = sizeof *s + (size_t)s->cap_docs * sizeof(uint32_t);
-  b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint32_t);
+  b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint64_t);
   for (uint32_t i = 0; i < s->nlists; i++)
     b += (size_t)s->lists[i].cap * (sizeof(uint32_t) + sizeof(uint16_t));
   b += (size_t)s->cap_terms * sizeof(ix_fterm) + (size_t)s->cap_blocks * sizeof(ix_block) + s->data_cap;

@@ -7,7 +7,7 @@ LP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LP_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev libcriterion-dev
-  node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev libstreamvbyte-dev
+  node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev
   redis-server
 )
 
