@@ -97,6 +97,7 @@ static void respond(ingest_req *ir) {
 
 static void batch_run(lp_worker *w, lp_msg *m) {
   batch *b = (batch *)m;
+  lp_worker_state *st = lp_worker_data(w);
   for (uint32_t i = 0; i < b->n; i++) {
     if (b->ir->outcomes) {
       const lp_outcome *o = b->item[i];
@@ -106,6 +107,9 @@ static void batch_run(lp_worker *w, lp_msg *m) {
       b->code[i] = lp_shard_snippet(lp__worker_shard(w, s->shard), s);
     }
   }
+  /* In the same step: the next message (a query) sees every event of this batch. */
+  for (uint32_t i = 0; i < st->n; i++)
+    if (st->shards[i].n_pending > 0) lp_shard_flush(&st->shards[i]);
 }
 
 static void batch_done(lp_msg *m) {

@@ -57,6 +57,7 @@ typedef struct lp_lead {
   lp_evidence *ev;       /* evidence_cap slots, unordered; rendered newest first */
   uint32_t n_ev;
   lp_termvec tv;         /* the lead's document for the index (termvec.h) */
+  uint8_t put_pending;   /* tv changed since the index last saw it (shard.c) */
 } lp_lead;
 
 typedef struct lp_lead_table {

@@ -42,6 +42,8 @@ void lp_shard_close(lp_shard *sh) {
   lp_leads_free(&sh->leads);
   lp_termfreqs_free(&sh->tf);
   lp_free(sh->terms);
+  lp_free(sh->pending);
+  sh->pending = NULL;
   sh->stages = NULL;
   sh->index = NULL;
   sh->terms = NULL;
@@ -115,7 +117,33 @@ static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
       if (id != LP_TERM_NONE) rc = lp_termvec_add(&l->tv, id, weight, day);
     }
   }
-  if (rc == LP_OK) rc = put_doc(sh, l);
+  if (rc == LP_OK && !l->put_pending) {
+    if (sh->n_pending == sh->cap_pending) {
+      size_t cap = sh->cap_pending ? sh->cap_pending * 2 : 64;
+      uint32_t *v = lp_realloc(sh->pending, cap * sizeof(uint32_t));
+      if (v == NULL) return put_doc(sh, l);  /* no room to defer: index it now */
+      sh->pending = v;
+      sh->cap_pending = cap;
+    }
+    sh->pending[sh->n_pending++] = l->doc;
+    l->put_pending = 1;
+  }
+  return rc;
+}
+
+int lp_shard_flush(lp_shard *sh) {
+  int rc = LP_OK;
+  for (size_t i = 0; i < sh->n_pending; i++) {
+    lp_lead *l = lp_leads_by_doc(&sh->leads, sh->pending[i]);
+    if (l == NULL || !l->put_pending) continue;
+    l->put_pending = 0;
+    int r = put_doc(sh, l);
+    if (r != LP_OK && rc == LP_OK) {
+      rc = r;
+      lp_log_warn("lead not indexed", "shard=%u domain=%s err=\"%s\"", sh->id, l->domain, lp_index_errstr(sh->index));
+    }
+  }
+  sh->n_pending = 0;
   return rc;
 }
 

@@ -36,6 +36,8 @@ typedef struct lp_shard {
   lp_termfreqs tf;         /* scratch */
   lp_index_term *terms;    /* scratch for put() */
   size_t cap_terms;
+  uint32_t *pending;       /* docs whose document changed and awaits lp_shard_flush */
+  size_t n_pending, cap_pending;
 } lp_shard;
 
 /* The index term that stands for a technology category (topic surge); returns its length, 0 if cap is
@@ -50,6 +52,11 @@ int lp_shard_reindex(lp_shard *sh);
  * gives the index up to `index_budget` units of merge work (lp_index_step). */
 void lp_shard_maintain(lp_shard *sh, uint32_t leads, uint32_t index_budget);
 void lp_shard_close(lp_shard *sh);
+
+/* Puts every lead whose document changed since the last flush into the index. Callers apply a batch of
+ * events and then flush, in the same worker step, so the next read sees them all and a lead that got
+ * several snippets in the batch is re-indexed once. */
+int lp_shard_flush(lp_shard *sh);
 
 /* Runs the stages, then the lead table. Returns NULL when applied, or the static code of the stage that
  * dropped it ("duplicate", ...), or "internal" when memory ran out (the event was not applied). */
