@@ -37,10 +37,10 @@ Test(kafka_consume, every_record_once_with_offsets_per_partition) {
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 0, 5000);
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_OUTCOMES, 5000, 128);
   want_records = 5128;
-  cr_assert(kt_run_until(&w.loop, delivered_all, &w.prod, 20000));
+  cr_assert(kt_run_until(&w.loop, delivered_all, &w.prod, 30000));
   cr_assert_eq(w.prod.ok, 5128);
   kt_consumer_open(&w.cons, &w.loop, lp_kafka_mock_bootstraps(w.mock));
-  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 20000), "got %ld of 5128", w.cons.records);
+  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 30000), "got %ld of 5128", w.cons.records);
   want_records = 1000000;  /* a quiet spell: nothing more may arrive */
   kt_run_until(&w.loop, got_all, &w.cons, 300);
   cr_assert_eq(w.cons.records, 5128);
@@ -66,7 +66,7 @@ Test(kafka_consume, starts_each_partition_at_the_given_offset) {
   world_open(&w);
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 0, 10 * KT_SHARDS);
   want_records = 10 * KT_SHARDS;
-  cr_assert(kt_run_until(&w.loop, delivered_all, &w.prod, 20000));
+  cr_assert(kt_run_until(&w.loop, delivered_all, &w.prod, 30000));
   kt_consumer_init(&w.cons);
   w.cons.start_at = 7;
   lp_kafka_conf conf = kt_conf(lp_kafka_mock_bootstraps(w.mock), 1);
@@ -75,7 +75,7 @@ Test(kafka_consume, starts_each_partition_at_the_given_offset) {
   cr_assert_eq(lp_kafka_consumer_new(&w.loop, &conf, &h, &w.cons.c, err, sizeof(err)), 0, "%s", err);
   cr_assert_eq(lp_kafka_consumer_start(w.cons.c, err, sizeof(err)), 0, "%s", err);
   want_records = 3 * KT_SHARDS;
-  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 20000));
+  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 30000));
   want_records = 1000000;
   kt_run_until(&w.loop, got_all, &w.cons, 300);
   cr_assert_eq(w.cons.records, 3 * KT_SHARDS);
@@ -107,7 +107,7 @@ Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it) {
   cr_assert_eq(lp_kafka_consumer_resume(w.cons.c, -1, 0), LP_ERANGE);
   cr_assert_eq(lp_kafka_consumer_start(w.cons.c, err, sizeof(err)), 0, "%s", err);
   want_records = 10 * (KT_SHARDS - 1);
-  cr_assert(kt_run_until(&w.loop, all_but_paused, &w.cons, 20000));
+  cr_assert(kt_run_until(&w.loop, all_but_paused, &w.cons, 30000));
   want_records = 1000000;
   kt_run_until(&w.loop, got_all, &w.cons, 500);
   cr_assert_eq(w.cons.records, 10 * (KT_SHARDS - 1), "nothing from the paused partition");
@@ -116,14 +116,14 @@ Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it) {
   cr_assert_eq(lp_kafka_consumer_resume(w.cons.c, 0, 3), 0);
   cr_assert_not(lp_kafka_consumer_paused(w.cons.c, 0, 3));
   want_records = 10 * KT_SHARDS;
-  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 10000));
+  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 30000));
 
   /* A handler that cannot take a record (full ring): the partition pauses and the record comes back first
    * after resume, exactly once. */
   w.cons.refuse = 1;
   kt_produce_range(&w.prod, &w.loop, LP_KAFKA_TOPIC_SNIPPETS, 10 * KT_SHARDS, KT_SHARDS);
   want_records = 11 * KT_SHARDS - 1;
-  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 10000));
+  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 30000));
   want_records = 1000000;
   kt_run_until(&w.loop, got_all, &w.cons, 300);
   cr_assert_eq(w.cons.refused, 1);
@@ -132,7 +132,7 @@ Test(kafka_consume, pause_stops_a_partition_and_resume_restarts_it) {
   cr_assert(lp_kafka_consumer_paused(w.cons.c, 0, rp));
   cr_assert_eq(lp_kafka_consumer_resume(w.cons.c, 0, rp), 0);
   want_records = 11 * KT_SHARDS;
-  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 10000));
+  cr_assert(kt_run_until(&w.loop, got_all, &w.cons, 30000));
   cr_assert_eq(kt_not_once(&w.cons, NULL, 11 * KT_SHARDS), 0);
   world_close(&w);
 }
