@@ -117,7 +117,7 @@ static int churn_trigger(const lp_qplan *p, const lp_lead *l) {
   for (uint32_t k = 0; k < l->n_churn; k++) {
     const lp_churn *c = &l->churn[k];
     if (c->added || c->ts_ms < since) continue;
-    const lp_tech_info *t = p->tech ? lp_techtable_find(p->tech, c->tech, strlen(c->tech)) : NULL;
+    const lp_tech_info *t = p->tech && c->tech_id != LP_TECH_NONE ? lp_techtable_at(p->tech, c->tech_id) : NULL;
     for (uint32_t i = 0; t && i < t->n_categories; i++)
       if (t->categories[i] < p->n_churn_categories && p->churn_category[t->categories[i]]) return 1;
   }

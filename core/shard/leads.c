@@ -183,6 +183,8 @@ static void churn_push(const lp_lead_table *t, lp_lead *l, lp_str tech, int64_t 
     lp_free(c->tech);
   }
   c->tech = tech_name_t(t->tech, tech);
+  const lp_tech_info *info = t->tech && c->tech ? lp_techtable_find(t->tech, c->tech, strlen(c->tech)) : NULL;
+  c->tech_id = info ? info->id : LP_TECH_NONE;
   c->ts_ms = ts;
   c->added = (uint8_t)added;
 }

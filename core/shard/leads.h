@@ -36,6 +36,7 @@ typedef struct lp_tech {
 typedef struct lp_churn {
   char *tech;
   int64_t ts_ms;
+  uint32_t tech_id;  /* in the technology table, or LP_TECH_NONE (looked up once, when applied) */
   uint8_t added;     /* 1 added, 0 removed */
 } lp_churn;
 

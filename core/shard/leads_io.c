@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "shard/leads.h"
 #include "text/analyzer.h"
+#include "text/techtable.h"
 #include "worker/worker.h"
 
 #define LEADS_MAGIC "lp-leads"
@@ -155,7 +156,7 @@ static int read_tech(rd *r, lp_lead *l, const msgpack_object *o) {
   return r->failed ? LP_EINVAL : LP_OK;
 }
 
-static int read_churn(rd *r, lp_lead *l, const msgpack_object *o) {
+static int read_churn(rd *r, const lp_lead_table *t, lp_lead *l, const msgpack_object *o) {
   const msgpack_object *a = arr(r, o, 0, "churn is not an array");
   if (a == NULL) return LP_EINVAL;
   uint32_t n = o->via.array.size;
@@ -167,7 +168,9 @@ static int read_churn(rd *r, lp_lead *l, const msgpack_object *o) {
     if (c[2].type != MSGPACK_OBJECT_BOOLEAN) return fail(r, "churn added flag");
     char *tech = str(r, &c[0], 0, "churn tech");
     if (tech == NULL) break;
-    l->churn[l->n_churn++] = (lp_churn){ tech, i64(r, &c[1], "churn ts"), (uint8_t)c[2].via.boolean };
+    const lp_tech_info *info = t->tech ? lp_techtable_find(t->tech, tech, strlen(tech)) : NULL;
+    l->churn[l->n_churn++] = (lp_churn){ tech, i64(r, &c[1], "churn ts"), info ? info->id : LP_TECH_NONE,
+                                         (uint8_t)c[2].via.boolean };
   }
   return r->failed ? LP_EINVAL : LP_OK;
 }
@@ -234,7 +237,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
     for (uint32_t e = 0; e < f[9].via.array.size && e < LP_EVENT__COUNT; e++)
       l->outcomes[e] = (uint32_t)i64(r, &oc[e], "outcome count");
   if (!r->failed) read_tech(r, l, &f[10]);
-  if (!r->failed) read_churn(r, l, &f[11]);
+  if (!r->failed) read_churn(r, t, l, &f[11]);
   if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
   if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
   if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
