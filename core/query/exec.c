@@ -13,7 +13,7 @@
 
 #define DAY_MS 86400000.0
 
-/* A candidate that passed the filters, waiting in the worker's top-k. */
+/* A candidate that passed the filters, waiting in the worker's top-k (one pool slot per heap entry). */
 typedef struct cand {
   const lp_lead *lead;
   lp_v0_features f;
@@ -22,6 +22,7 @@ typedef struct cand {
 /* ---- filters ------------------------------------------------------------------------------------ */
 
 static int domain_excluded(const char *domain, char *const *list, size_t n) {
+  if (n == 0) return 0;
   size_t dl = strlen(domain);
   for (size_t i = 0; i < n; i++) {
     size_t xl = strlen(list[i]);
@@ -124,16 +125,6 @@ static int churn_trigger(const lp_qplan *p, const lp_lead *l) {
   return 0;
 }
 
-static uint32_t distinct_miners(const lp_lead *l) {
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < l->n_ev; i++) {
-    int seen = 0;
-    for (uint32_t j = 0; j < i && !seen; j++) seen = strcmp(l->ev[i].miner, l->ev[j].miner) == 0;
-    n += !seen;
-  }
-  return n;
-}
-
 static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_features *f) {
   const lp_config *c = p->cfg;
   f->bm25 = bm25;
@@ -144,7 +135,7 @@ static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_fea
   f->recency = exp2(-age / ((double)c->scoring.recency_half_life_ms / DAY_MS));
   f->fit = fit(p, l);
   f->churn = churn_trigger(p, l);
-  f->miners = distinct_miners(l);
+  f->miners = l->n_miners;
   f->agreement = f->miners > 1 ? (double)(f->miners - 1) / f->miners : 0.0;
   /* The Beta(1,1) prior mean: the reputation stage replaces it with each miner's estimate. */
   f->reputation = 0.5;
@@ -172,19 +163,11 @@ static void consider(const lp_qplan *p, const lp_lead *l, double bm25, lp_topk *
   features(p, l, bm25, &f);
   double score = lp_v0_score(p->cfg, &f);
   if (!lp_topk_would_enter(top, score, l->domain)) return;
-  /* The pool holds k + 1 slots: an entry evicted from the heap frees its slot for the next. */
-  void *evicted = NULL;
-  cand *c = &pool[*n_pool];
+  /* A full heap evicts its root: the newcomer takes the root's slot in the pool. */
+  cand *c = top->n < top->k ? &pool[(*n_pool)++] : top->v[0].payload;
   c->lead = l;
   c->f = f;
-  lp_topk_push(top, score, l->domain, c, &evicted);
-  if (evicted != NULL && evicted != c) {
-    *(cand *)evicted = *c;  /* move the newcomer into the freed slot, fix the heap's pointer */
-    for (size_t i = 0; i < top->n; i++)
-      if (top->v[i].payload == c) top->v[i].payload = evicted;
-  } else if (evicted == NULL) {
-    (*n_pool)++;
-  }
+  lp_topk_push(top, score, l->domain, c, NULL);
 }
 
 static void run_shard(const lp_qplan *p, lp_shard *sh, lp_topk *top, cand *pool, size_t *n_pool, size_t *scored,
@@ -284,7 +267,7 @@ void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresu
   size_t cap_hits = (size_t)p->cfg->scoring.candidates;
   if (cap_hits < k) cap_hits = k;
   lp_topk top;
-  cand *pool = lp_malloc((k + 1) * sizeof(cand));
+  cand *pool = lp_malloc((k ? k : 1) * sizeof(cand));
   lp_index_hit *hits = lp_malloc(cap_hits * sizeof(lp_index_hit));
   if (pool == NULL || hits == NULL || lp_topk_init(&top, k) != LP_OK) {
     out->failed = 1;

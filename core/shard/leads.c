@@ -162,6 +162,19 @@ static void apply_evidence(lp_lead *l, uint32_t cap, const lp_snippet *s) {
   slot->url = s->url.len ? lp_strndup(s->url.ptr, s->url.len) : NULL;
   slot->ts_ms = s->ts_ms;
   slot->kind = s->kind;
+  l->n_miners = lp__lead_count_miners(l);
+}
+
+/* Distinct miners among the lead's evidence: O(n^2) over at most evidence_per_lead entries, once per
+ * applied snippet instead of once per query candidate. */
+uint32_t lp__lead_count_miners(const lp_lead *l) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < l->n_ev; i++) {
+    int seen = 0;
+    for (uint32_t j = 0; j < i && !seen; j++) seen = strcmp(l->ev[i].miner, l->ev[j].miner) == 0;
+    n += !seen;
+  }
+  return n;
 }
 
 /* The canonical name of a technology ("Node.JS" -> "node.js"), lower-cased when the table does not

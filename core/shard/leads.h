@@ -57,6 +57,7 @@ typedef struct lp_lead {
   uint32_t n_churn, churn_head;
   lp_evidence *ev;       /* evidence_cap slots, unordered; rendered newest first */
   uint32_t n_ev;
+  uint32_t n_miners;     /* distinct miners among ev, kept as evidence changes */
   lp_termvec tv;         /* the lead's document for the index (termvec.h) */
   uint8_t put_pending;   /* tv changed since the index last saw it (shard.c) */
 } lp_lead;
@@ -97,6 +98,7 @@ int lp_leads_load(lp_lead_table *t, const void *data, size_t len, char *errstr, 
 
 /* Internal, for leads_io.c: insert a lead built outside the table (not present yet); free one. */
 int lp__leads_insert(lp_lead_table *t, lp_lead *l);
+uint32_t lp__lead_count_miners(const lp_lead *l);
 void lp__lead_free(lp_lead *l, uint32_t evidence_cap);
 
 #endif

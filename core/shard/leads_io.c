@@ -241,6 +241,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
   if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
   if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
   if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
+  l->n_miners = lp__lead_count_miners(l);
   return l;
 }
 

@@ -102,6 +102,10 @@ void lp_termvec_free(lp_termvec *tv) {
 }
 
 /* The vector is small (<= 256): a linear scan beats a hash here and keeps the entry at 12 bytes. */
+static void note_day(lp_termvec *tv, int32_t day) {
+  if (tv->n == 0 || day < tv->oldest_day) tv->oldest_day = day;
+}
+
 int lp_termvec_add(lp_termvec *tv, uint32_t term, double weight, int32_t day) {
   for (uint16_t i = 0; i < tv->n; i++) {
     if (tv->v[i].term != term) continue;
@@ -118,6 +122,7 @@ int lp_termvec_add(lp_termvec *tv, uint32_t term, double weight, int32_t day) {
     tv->cap = cap;
   }
   if (tv->n < tv->cap) {
+    note_day(tv, day);
     tv->v[tv->n++] = (lp_tv_entry){ term, (float)weight, day };
     return LP_OK;
   }
@@ -125,20 +130,27 @@ int lp_termvec_add(lp_termvec *tv, uint32_t term, double weight, int32_t day) {
   uint16_t min = 0;
   for (uint16_t i = 1; i < tv->n; i++)
     if (tv->v[i].weight < tv->v[min].weight) min = i;
-  if (tv->v[min].weight < (float)weight) tv->v[min] = (lp_tv_entry){ term, (float)weight, day };
+  if (tv->v[min].weight < (float)weight) {
+    tv->v[min] = (lp_tv_entry){ term, (float)weight, day };
+    note_day(tv, day);
+  }
   return LP_OK;
 }
 
 size_t lp_termvec_expire(lp_termvec *tv, int32_t min_day) {
   size_t gone = 0;
+  if (tv->n == 0 || tv->oldest_day >= min_day) return 0;  /* nothing old enough: no scan */
+  int32_t oldest = INT32_MAX;
   for (uint16_t i = 0; i < tv->n;) {
     if (tv->v[i].last_day < min_day) {
       tv->v[i] = tv->v[--tv->n];
       gone++;
     } else {
+      if (tv->v[i].last_day < oldest) oldest = tv->v[i].last_day;
       i++;
     }
   }
+  tv->oldest_day = tv->n ? oldest : 0;
   return gone;
 }
 

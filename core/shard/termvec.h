@@ -51,6 +51,7 @@ typedef struct lp_tv_entry {
 typedef struct lp_termvec {
   lp_tv_entry *v;
   uint16_t n, cap;
+  int32_t oldest_day;   /* min last_day over the entries (0 when empty): expiry skips a fresh vector */
 } lp_termvec;
 
 void lp_termvec_free(lp_termvec *tv);
