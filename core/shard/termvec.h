@@ -51,7 +51,8 @@ typedef struct lp_tv_entry {
 typedef struct lp_termvec {
   lp_tv_entry *v;
   uint16_t n, cap;
-  int32_t oldest_day;   /* min last_day over the entries (0 when empty): expiry skips a fresh vector */
+  int32_t oldest_day;   /* a lower bound of the entries' last_day (exact after an expire scan): expiry
+                           skips a vector with nothing old enough without scanning it */
 } lp_termvec;
 
 void lp_termvec_free(lp_termvec *tv);
