@@ -1,28 +1,16 @@
 #include "query/plan.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "shard/shard.h"
-
-void lp_tech_canonical(const lp_techtable *tech, const char *name, size_t len, char *out, size_t cap) {
-  const lp_tech_info *t = tech ? lp_techtable_find(tech, name, len) : NULL;
-  if (t != NULL) {
-    snprintf(out, cap, "%s", t->name);
-    return;
-  }
-  size_t n = len < cap - 1 ? len : cap - 1;
-  for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)name[i]);
-  out[n] = '\0';
-}
 
 static char **tech_names(const lp_techtable *tech, char *const *in, size_t n) {
   char **v = lp_calloc(n ? n : 1, sizeof(char *));
   if (v == NULL) return NULL;
   for (size_t i = 0; i < n; i++) {
     char buf[256];
-    lp_tech_canonical(tech, in[i], strlen(in[i]), buf, sizeof(buf));
+    lp_techtable_canonical(tech, in[i], strlen(in[i]), buf, sizeof(buf));
     v[i] = lp_strdup(buf);
   }
   return v;

@@ -54,8 +54,4 @@ int lp_qplan_build(lp_qplan *p, lp_query_req *req, lp_icp *icp, lp_analyzer_ctx 
                    const lp_icp_parser *icp_parser, const lp_config *cfg, int64_t now_ms);
 void lp_qplan_free(lp_qplan *p);
 
-/* The canonical name of a technology as written in a snippet or filter: the table's canonical name when
- * the table knows it, else the lower-cased input. Writes a NUL-terminated string into out. */
-void lp_tech_canonical(const lp_techtable *tech, const char *name, size_t len, char *out, size_t cap);
-
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "query/plan.h"
+#include "text/techtable.h"
 #include "stages/ingest/ingest.h"
 #include "worker/worker.h"
 
@@ -181,7 +181,7 @@ uint32_t lp__lead_count_miners(const lp_lead *l) {
  * know it. */
 static char *tech_name_t(const lp_techtable *tech, lp_str v) {
   char buf[256];
-  lp_tech_canonical(tech, v.ptr, v.len, buf, sizeof(buf));
+  lp_techtable_canonical(tech, v.ptr, v.len, buf, sizeof(buf));
   return lp_strdup(buf);
 }
 

@@ -1,12 +1,8 @@
 #include "shard/shard.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/file.h"

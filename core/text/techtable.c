@@ -9,6 +9,7 @@
 #include "text/techtable.h"
 
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,4 +593,15 @@ int lp_techtable_category_match(const lp_techtable *t, const lp_str *words, size
     }
   }
   return -1;
+}
+
+void lp_techtable_canonical(const lp_techtable *tech, const char *name, size_t len, char *out, size_t cap) {
+  const lp_tech_info *t = tech ? lp_techtable_find(tech, name, len) : NULL;
+  if (t != NULL) {
+    snprintf(out, cap, "%s", t->name);
+    return;
+  }
+  size_t n = len < cap - 1 ? len : cap - 1;
+  for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)name[i]);
+  out[n] = '\0';
 }

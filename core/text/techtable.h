@@ -46,6 +46,11 @@ const lp_tech_info *lp_techtable_at(const lp_techtable *t, uint32_t id);
  * analyzer uses lp_techtable_match). Any thread. */
 const lp_tech_info *lp_techtable_find(const lp_techtable *t, const char *name, size_t len);
 
+/* The canonical name of a technology as a snippet or a filter writes it: the table's canonical name when
+ * it knows the name (tech may be NULL), else the input lower-cased. Writes a NUL-terminated string into
+ * out (cap >= 1). Any thread. */
+void lp_techtable_canonical(const lp_techtable *tech, const char *name, size_t len, char *out, size_t cap);
+
 /* The description of a technology (its first sentence, "" when the data has none); NULL for a bad id. */
 const char *lp_techtable_description(const lp_techtable *t, uint32_t id);
 
