@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "server/credit.h"
 #include "server/server_int.h"
 
 #define BATCH_MAX 256
@@ -47,6 +48,7 @@ typedef struct batch {
   void *item[BATCH_MAX];          /* lp_snippet * or lp_outcome * */
   size_t index[BATCH_MAX];
   const char *code[BATCH_MAX];    /* NULL = applied */
+  lp_credit *credit[BATCH_MAX];   /* outcomes: who to credit, filled on the worker (NULL: out of memory) */
 } batch;
 
 static void add_rejection(ingest_req *ir, size_t index, const char *code, const char *message) {
@@ -101,7 +103,11 @@ static void batch_run(lp_worker *w, lp_msg *m) {
   for (uint32_t i = 0; i < b->n; i++) {
     if (b->ir->outcomes) {
       const lp_outcome *o = b->item[i];
-      b->code[i] = lp_shard_outcome(lp__worker_shard(w, o->shard), o);
+      lp_shard *sh = lp__worker_shard(w, o->shard);
+      b->code[i] = lp_shard_outcome(sh, o);
+      b->credit[i] = NULL;
+      if (b->code[i] == NULL && (b->credit[i] = lp_malloc(sizeof(lp_credit))) != NULL)
+        lp__credit_collect(sh, o, b->credit[i]);
     } else {
       const lp_snippet *s = b->item[i];
       b->code[i] = lp_shard_snippet(lp__worker_shard(w, s->shard), s);
@@ -122,12 +128,18 @@ static void batch_done(lp_msg *m) {
     }
     if (b->code[i] == NULL) {
       ir->accepted++;
-      if (ir->outcomes) lp__count_result(ir->srv, 1, lp_outcome_event_name(((lp_outcome *)b->item[i])->event));
+      if (ir->outcomes) {
+        const lp_outcome *o = b->item[i];
+        lp__count_result(ir->srv, 1, lp_outcome_event_name(o->event));
+        lp_credit none = { 0 };
+        lp__credit_apply(ir->srv, o, b->credit[i] ? b->credit[i] : &none);
+      }
       else lp__count_result(ir->srv, 0, "accepted");
     } else {
       add_rejection(ir, b->index[i], b->code[i],
                     strcmp(b->code[i], "duplicate") == 0 ? "already applied" : "dropped by a stage");
     }
+    if (ir->outcomes) lp_free(b->credit[i]);
     lp_free(b->item[i]);
   }
   lp_free(b);
