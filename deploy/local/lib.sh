@@ -70,3 +70,28 @@ lp_wait_http() {
   done
   return 1
 }
+
+# lp_deploy_node_modules: prints the node_modules folder that the deployment checks (ctest deploy_*,
+# tests/deploy) use, installing it first when this machine has no copy for the current lock file. The
+# versions are pinned, with their checksums, in tests/deploy/package-lock.json; `npm ci` verifies them.
+# Cached under ${LEADPOET_CACHE:-~/.cache/leadpoet}/deploy-node/<lock hash>/: once there, nothing is fetched.
+# Also makes sure kubectl (its `kubectl kustomize` renders deploy/k8s) is present. Returns non-zero with a
+# message when either cannot be had.
+lp_deploy_node_modules() {
+  local cache="${LEADPOET_CACHE:-${HOME:-/root}/.cache/leadpoet}" src="$LP_ROOT/tests/deploy" sum dir tmp
+  command -v kubectl >/dev/null 2>&1 || lp_install kubernetes-client >&2 ||
+    { lp_log "kubectl is missing and kubernetes-client could not be installed"; return 1; }
+  command -v npm >/dev/null 2>&1 || lp_install nodejs npm >&2 ||
+    { lp_log "npm is missing and could not be installed"; return 1; }
+  sum=$(sha256sum "$src/package-lock.json" | cut -c1-16) || return 1
+  dir="$cache/deploy-node/$sum"
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$cache/deploy-node" || { lp_log "cannot create $cache/deploy-node"; return 1; }
+    tmp=$(mktemp -d "$cache/deploy-node/tmp.XXXXXX") || return 1
+    cp "$src/package.json" "$src/package-lock.json" "$tmp/" &&
+      (cd "$tmp" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >npm.log 2>&1) ||
+      { lp_log "npm ci of tests/deploy failed: $(tail -n 5 "$tmp/npm.log" 2>/dev/null)"; rm -rf "$tmp"; return 1; }
+    touch "$tmp/.complete" && rm -rf "$dir" && mv "$tmp" "$dir" || { rm -rf "$tmp"; return 1; }
+  fi
+  echo "$dir/node_modules"
+}

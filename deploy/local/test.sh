@@ -13,6 +13,8 @@ SECONDS=0
 lp_install "${LP_PACKAGES[@]}" clang libclang-rt-14-dev python3
 PROMTOOL=$("$LP_ROOT/deploy/local/promtool.sh") || lp_die "promtool is needed to check /metrics"
 export PROMTOOL
+LEADPOET_DEPLOY_NODE_MODULES=$(lp_deploy_node_modules) || lp_die "deployment check tools"
+export LEADPOET_DEPLOY_NODE_MODULES
 
 jobs=$(nproc)
 filter=()

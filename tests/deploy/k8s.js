@@ -1,0 +1,177 @@
+// k8s.js ROOT RENDERED_DIR LEADPOET_BINARY: checks the output of `kubectl kustomize` for every overlay of
+// ROOT/deploy/k8s (RENDERED_DIR/<overlay>.yaml, made by check.sh; live.yaml is deploy/k8s/live) (ctest deploy_k8s).
+// 1. Every object is valid against the Kubernetes schemas (npm kubernetes-models: types, required fields,
+//    enums, formats; it does not refuse unknown fields).
+// 2. The pieces fit together: the StatefulSet's serviceName is a headless Service of the same render and
+//    LEADPOET_PEERS_SERVICE names it; selectors of the StatefulSet, Services and PDB match the pod labels; the
+//    Services' target port is a container port; probes are /healthz (startup, liveness) and /readyz
+//    (readiness); resources are set; the HPA scales this StatefulSet with maxReplicas = LEADPOET_PEER_SLOTS
+//    <= shards; the mounted ConfigMap exists and its leadpoet.conf passes `leadpoet check-config`; the pods run
+//    as non-root; blue and green share no name, no consumer group and no Secret; live selects one colour.
+// A self-test first checks that a broken object and a broken render are refused.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const YAML = require('yaml');
+
+const MODELS = {
+  'v1/ServiceAccount': 'kubernetes-models/v1/ServiceAccount',
+  'v1/ConfigMap': 'kubernetes-models/v1/ConfigMap',
+  'v1/Service': 'kubernetes-models/v1/Service',
+  'apps/v1/StatefulSet': 'kubernetes-models/apps/v1/StatefulSet',
+  'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget',
+  'autoscaling/v2/HorizontalPodAutoscaler': 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
+};
+
+function validateSchema(obj) {
+  const key = `${obj.apiVersion}/${obj.kind}`;
+  const mod = MODELS[key];
+  if (!mod) return [`${key} ${obj.metadata && obj.metadata.name}: no schema known to this test (add it to MODELS)`];
+  const Model = require(mod)[obj.kind];
+  try { new Model(obj).validate(); return []; } catch (e) { return [`${key} ${obj.metadata.name}: ${e.message}`]; }
+}
+
+const subset = (sel, labels) => sel && Object.keys(sel).length > 0 &&
+  Object.entries(sel).every(([k, v]) => labels && labels[k] === v);
+const envOf = (c, name) => { const e = (c.env || []).find((x) => x.name === name); return e ? e.value : undefined; };
+
+function confShards(conf) {
+  let section = '';
+  for (const line of conf.split('\n')) {
+    const t = line.trim();
+    const s = /^\[(.+)\]$/.exec(t);
+    if (s) section = s[1];
+    const m = /^shards\s*=\s*(\d+)/.exec(t);
+    if (section === 'server' && m) return Number(m[1]);
+  }
+  return 64;
+}
+
+// Checks one overlay's objects; returns the errors. checkConf(text) returns an error string or null.
+function checkOverlay(name, docs, checkConf) {
+  const errors = [];
+  const err = (m) => errors.push(`${name}: ${m}`);
+  for (const d of docs) errors.push(...validateSchema(d).map((e) => `${name}: ${e}`));
+  const of = (kind) => docs.filter((d) => d.kind === kind);
+  const sts = of('StatefulSet');
+  if (sts.length !== 1) { err(`${sts.length} StatefulSets, expected 1`); return errors; }
+  const s = sts[0];
+  const ns = s.metadata.namespace;
+  if (!ns) err('no namespace set');
+  for (const d of docs) if (d.metadata.namespace !== ns) err(`${d.kind} ${d.metadata.name} is in namespace ${d.metadata.namespace}, not ${ns}`);
+  const pod = s.spec.template;
+  const labels = pod.metadata.labels;
+  if (!subset(s.spec.selector.matchLabels, labels)) err('StatefulSet selector does not match its pod labels');
+  const c = pod.spec.containers.find((x) => x.name === 'leadpoet');
+  if (!c) { err('no container named leadpoet'); return errors; }
+  const ports = new Set((c.ports || []).map((p) => p.name));
+  const services = of('Service');
+  const headless = services.find((x) => x.metadata.name === s.spec.serviceName);
+  if (!headless) err(`serviceName ${s.spec.serviceName} is no Service of this render`);
+  else if (headless.spec.clusterIP !== 'None') err(`Service ${headless.metadata.name} is not headless`);
+  if (envOf(c, 'LEADPOET_PEERS_SERVICE') !== s.spec.serviceName) err(`LEADPOET_PEERS_SERVICE is ${envOf(c, 'LEADPOET_PEERS_SERVICE')}, not the serviceName ${s.spec.serviceName}`);
+  if (!services.some((x) => x.spec.clusterIP !== 'None')) err('no (non-headless) Service for clients');
+  for (const svc of services) {
+    if (!subset(svc.spec.selector, labels)) err(`Service ${svc.metadata.name} does not select the pods`);
+    for (const p of svc.spec.ports) if (!ports.has(p.targetPort) && !(c.ports || []).some((q) => q.containerPort === p.targetPort))
+      err(`Service ${svc.metadata.name} targets port ${p.targetPort}, not a container port`);
+  }
+  const probe = (p, want) => p && p.httpGet && p.httpGet.path === want && ports.has(p.httpGet.port);
+  if (!probe(c.livenessProbe, '/healthz')) err('liveness probe is not GET /healthz on a container port');
+  if (!probe(c.startupProbe, '/healthz')) err('startup probe is not GET /healthz on a container port');
+  if (!probe(c.readinessProbe, '/readyz')) err('readiness probe is not GET /readyz on a container port');
+  const r = c.resources || {};
+  if (!(r.requests && r.requests.cpu && r.requests.memory && r.limits && r.limits.memory)) err('resources: need cpu and memory requests and a memory limit');
+  const psc = pod.spec.securityContext || {};
+  if (psc.runAsNonRoot !== true || !(psc.runAsUser > 0)) err('pods do not run as a non-root user');
+  const secretRefs = (c.envFrom || []).filter((e) => e.secretRef).map((e) => e.secretRef.name);
+  if (secretRefs.length !== 1) err('expected one Secret reference (envFrom) holding KAFKA_BOOTSTRAP_BROKERS, REDIS_ENDPOINT and the API keys');
+  const pdbs = of('PodDisruptionBudget');
+  if (pdbs.length !== 1 || !subset(pdbs[0].spec.selector && pdbs[0].spec.selector.matchLabels, labels)) err('no PodDisruptionBudget selecting the pods');
+  const hpas = of('HorizontalPodAutoscaler');
+  const slots = Number(envOf(c, 'LEADPOET_PEER_SLOTS'));
+  const cm = of('ConfigMap');
+  const vol = (pod.spec.volumes || []).find((v) => v.configMap);
+  const conf = vol && cm.find((x) => x.metadata.name === vol.configMap.name);
+  if (!conf || typeof conf.data['leadpoet.conf'] !== 'string') err('the mounted ConfigMap is not in this render or has no leadpoet.conf');
+  const shards = conf ? confShards(conf.data['leadpoet.conf']) : 64;
+  if (hpas.length !== 1) err(`${hpas.length} HPAs, expected 1`);
+  else {
+    const h = hpas[0];
+    if (h.spec.scaleTargetRef.kind !== 'StatefulSet' || h.spec.scaleTargetRef.name !== s.metadata.name) err('the HPA does not scale this StatefulSet');
+    if (h.spec.maxReplicas !== slots) err(`HPA maxReplicas ${h.spec.maxReplicas} != LEADPOET_PEER_SLOTS ${slots}: LEADPOET_PEERS would miss pods`);
+    if (h.spec.maxReplicas > shards) err(`HPA maxReplicas ${h.spec.maxReplicas} > shards ${shards}: instances without a partition`);
+    const rep = s.spec.replicas;
+    if (rep < h.spec.minReplicas || rep > h.spec.maxReplicas) err(`replicas ${rep} outside the HPA's ${h.spec.minReplicas}..${h.spec.maxReplicas}`);
+  }
+  if (conf && checkConf) { const e = checkConf(conf.data['leadpoet.conf']); if (e) err(`leadpoet check-config: ${e}`); }
+  return errors;
+}
+
+function load(file) {
+  return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => {
+    if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+    return d.toJS();
+  }).filter((d) => d !== null);
+}
+
+function selfTest(sample) {
+  const copy = () => JSON.parse(JSON.stringify(sample));
+  if (checkOverlay('self', copy(), null).length) throw new Error(`self-test: the good render is refused: ${checkOverlay('self', copy(), null).join('; ')}`);
+  const refuse = (what, mutate) => {
+    const docs = copy(); mutate(docs);
+    if (checkOverlay('self', docs, null).length === 0) throw new Error(`self-test: a render with ${what} was accepted`);
+  };
+  const sts = (docs) => docs.find((d) => d.kind === 'StatefulSet');
+  refuse('replicas as a string', (d) => { sts(d).spec.replicas = '3'; });
+  refuse('an unknown kind', (d) => { d.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } }); });
+  refuse('no headless Service', (d) => { d.splice(d.findIndex((x) => x.kind === 'Service' && x.spec.clusterIP === 'None'), 1); });
+  refuse('a readiness probe on /healthz', (d) => { sts(d).spec.template.spec.containers[0].readinessProbe.httpGet.path = '/healthz'; });
+  refuse('HPA maxReplicas above the peer slots', (d) => { d.find((x) => x.kind === 'HorizontalPodAutoscaler').spec.maxReplicas += 1; });
+  refuse('a Service selecting other pods', (d) => { d.find((x) => x.kind === 'Service').spec.selector['leadpoet.io/color'] = 'purple'; });
+  refuse('a root pod', (d) => { delete sts(d).spec.template.spec.securityContext.runAsNonRoot; });
+}
+
+const [root, dir, binary] = process.argv.slice(2);
+if (!root || !dir || !binary) { console.error('usage: node k8s.js ROOT RENDERED_DIR LEADPOET_BINARY'); process.exit(2); }
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-k8s-'));
+const checkConf = (text) => {
+  const f = path.join(tmp, 'leadpoet.conf');
+  fs.writeFileSync(f, text);
+  try { execFileSync(binary, ['check-config', f], { stdio: 'pipe' }); return null; } catch (e) { return `${String(e.stderr || '').trim()} (${e.message.split('\n')[0]})`; }
+};
+const errors = [];
+const renders = {};
+const overlays = fs.readdirSync(path.join(root, 'deploy', 'k8s', 'overlays')).sort();
+try {
+  for (const o of overlays) renders[o] = load(path.join(dir, `${o}.yaml`));
+  selfTest(renders.prod);
+  for (const o of overlays) errors.push(...checkOverlay(o, renders[o], checkConf));
+  for (const o of ['dev', 'prod', 'blue', 'green']) if (!renders[o]) errors.push(`no overlay ${o}`);
+  // Blue and green side by side in one namespace: nothing shared but the Kafka cluster.
+  if (renders.blue && renders.green) {
+    const names = (docs) => new Set(docs.map((d) => `${d.kind}/${d.metadata.name}`));
+    const g = names(renders.green);
+    for (const n of names(renders.blue)) if (g.has(n)) errors.push(`blue and green both define ${n}`);
+    const c = (docs) => docs.find((d) => d.kind === 'StatefulSet').spec.template.spec.containers[0];
+    for (const key of ['LEADPOET_KAFKA_GROUP_ID', 'LEADPOET_PEERS_SERVICE'])
+      if (!envOf(c(renders.blue), key) || envOf(c(renders.blue), key) === envOf(c(renders.green), key)) errors.push(`blue and green share ${key}`);
+    if (c(renders.blue).envFrom[0].secretRef.name === c(renders.green).envFrom[0].secretRef.name) errors.push('blue and green share their Secret');
+  }
+  // live: one Service that selects the pods of exactly one colour.
+  const live = load(path.join(dir, 'live.yaml'));
+  errors.push(...live.flatMap((d) => validateSchema(d).map((e) => `live: ${e}`)));
+  const svc = live.find((d) => d.kind === 'Service');
+  const podLabels = (o) => renders[o] && renders[o].find((d) => d.kind === 'StatefulSet').spec.template.metadata.labels;
+  const selected = ['blue', 'green'].filter((o) => svc && subset(svc.spec.selector, podLabels(o)));
+  if (selected.length !== 1) errors.push(`live: the Service selects ${selected.length} colours, expected 1`);
+  if (svc && renders.blue && svc.metadata.namespace !== renders.blue[0].metadata.namespace) errors.push('live: not in the colours\' namespace');
+} catch (e) {
+  errors.push(e.message);
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+if (errors.length) { for (const e of errors) console.error(`FAIL ${e}`); process.exit(1); }
+console.log(`k8s: ${overlays.join(', ')} and live rendered, valid and consistent`);
