@@ -8,6 +8,7 @@ LP_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev libcriterion-dev
   node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev
+  libxgboost-dev
   redis-server
 )
 
