@@ -19,6 +19,7 @@ static const command commands[] = {
   { "produce", lp_cmd_produce, "publish a JSON Lines file to Kafka (--outcomes)" },
   { "query", lp_cmd_query, "ask a server for the leads that match a prompt" },
   { "check-config", lp_cmd_check_config, "check a config file; --help prints every key" },
+  { "checkpoint", lp_cmd_checkpoint, "inspect or verify the checkpoints in Redis" },
   { "version", lp_cmd_version, "print the version" },
 };
 
