@@ -13,9 +13,9 @@ FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config git ca-certificates \
+      build-essential cmake pkg-config git ca-certificates nodejs npm \
       libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev \
-      node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev \
+      node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev libxgboost-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -174,8 +174,13 @@ int lp_http_respond_error(lp_http_req *r, int status, const char *code, const ch
 int lp__http_req_build_wire(lp_http_req *r, int close_after) {
   lp_buf *w = &r->wire;
   lp_buf_reset(w);
-  int rc = lp_buf_printf(w, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", r->status,
-                         lp_http_status_text(r->status), r->resp_len);
+  int rc;
+  /* RFC 9110 8.6: no Content-Length on a 204, nor on a 304 (it would have to be the 200 body's length). */
+  if (r->status == 204 || r->status == 304)
+    rc = lp_buf_printf(w, "HTTP/1.1 %d %s\r\n", r->status, lp_http_status_text(r->status));
+  else
+    rc = lp_buf_printf(w, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", r->status,
+                       lp_http_status_text(r->status), r->resp_len);
   if (rc == LP_OK && r->resp_hdrs.len) rc = lp_buf_append(w, r->resp_hdrs.data, r->resp_hdrs.len);
   if (rc == LP_OK)
     rc = lp_buf_puts(w, close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");

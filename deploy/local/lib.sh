@@ -8,7 +8,7 @@ LP_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev libcriterion-dev
   node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev
-  libxgboost-dev
+  libxgboost-dev libhnswlib-dev
   redis-server
 )
 
@@ -95,4 +95,38 @@ lp_deploy_node_modules() {
     touch "$tmp/.complete" && rm -rf "$dir" && mv "$tmp" "$dir" || { rm -rf "$tmp"; return 1; }
   fi
   echo "$dir/node_modules"
+}
+
+# lp_web_node_modules: prints the node_modules folder of the web console's front-end packages (web/package.json:
+# swagger-ui-dist, bundled into the binary at build time for GET /docs; playwright-core, which drives chromium in
+# the console test), installing it first when this machine has no copy for the current lock file. Versions and
+# checksums are pinned in web/package-lock.json and verified by `npm ci`; install scripts are not run. Cached
+# under ${LEADPOET_CACHE:-~/.cache/leadpoet}/web-node/<lock hash>/: once there, nothing is fetched. The build
+# (web/web.cmake) calls it at configure time unless LP_WEB_NODE_MODULES names a folder. Returns non-zero with
+# a message when the packages cannot be had.
+lp_web_node_modules() {
+  local cache="${LEADPOET_CACHE:-${HOME:-/root}/.cache/leadpoet}" src="$LP_ROOT/web" sum dir tmp
+  command -v npm >/dev/null 2>&1 || lp_install nodejs npm >&2 ||
+    { lp_log "npm is missing and could not be installed"; return 1; }
+  sum=$(sha256sum "$src/package-lock.json" | cut -c1-16) || return 1
+  dir="$cache/web-node/$sum"
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$cache/web-node" || { lp_log "cannot create $cache/web-node"; return 1; }
+    tmp=$(mktemp -d "$cache/web-node/tmp.XXXXXX") || return 1
+    cp "$src/package.json" "$src/package-lock.json" "$tmp/" &&
+      (cd "$tmp" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >npm.log 2>&1) ||
+      { lp_log "npm ci of web/ failed: $(tail -n 5 "$tmp/npm.log" 2>/dev/null)"; rm -rf "$tmp"; return 1; }
+    # Another build may have finished the same install meanwhile: keep the first complete copy.
+    if [ -f "$dir/.complete" ]; then rm -rf "$tmp"; else touch "$tmp/.complete" && rm -rf "$dir" && mv "$tmp" "$dir" || { rm -rf "$tmp"; return 1; }; fi
+  fi
+  echo "$dir/node_modules"
+}
+
+# lp_console_browser: installs Debian's chromium (about 300 MB with its libraries) for the headless console
+# test (ctest console_browser), which skips with a message when it is absent. Not part of LP_PACKAGES: a
+# developer who never runs that test does not need it; test.sh calls this. Prints the browser's path.
+lp_console_browser() {
+  command -v chromium >/dev/null 2>&1 || lp_install chromium fonts-dejavu-core >&2 ||
+    { lp_log "chromium could not be installed"; return 1; }
+  command -v chromium
 }

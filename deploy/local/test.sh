@@ -15,6 +15,7 @@ PROMTOOL=$("$LP_ROOT/deploy/local/promtool.sh") || lp_die "promtool is needed to
 export PROMTOOL
 LEADPOET_DEPLOY_NODE_MODULES=$(lp_deploy_node_modules) || lp_die "deployment check tools"
 export LEADPOET_DEPLOY_NODE_MODULES
+lp_console_browser >/dev/null || lp_log "chromium unavailable: console_browser will be skipped"
 
 jobs=$(nproc)
 filter=()
