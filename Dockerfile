@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config git ca-certificates nodejs npm \
       libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev \
-      node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev libxgboost-dev \
+      node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev libxgboost-dev libhnswlib-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +31,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates curl \
       libuv1 librdkafka1 libhiredis0.14 libmsgpackc2 libmimalloc2.0 \
-      libjansson4 libinih1 libutf8proc2 libstemmer0d libxxhash0 \
+      libjansson4 libinih1 libutf8proc2 libstemmer0d libxxhash0 libpq5 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 leadpoet \
  && useradd --system --uid 10001 --gid leadpoet --home-dir /var/lib/leadpoet --shell /usr/sbin/nologin leadpoet \

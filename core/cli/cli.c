@@ -20,6 +20,7 @@ static const command commands[] = {
   { "query", lp_cmd_query, "ask a server for the leads that match a prompt" },
   { "check-config", lp_cmd_check_config, "check a config file; --help prints every key" },
   { "checkpoint", lp_cmd_checkpoint, "inspect or verify the checkpoints in Redis" },
+  { "migrate", lp_cmd_migrate, "apply the PostgreSQL archive's schema migrations (--to N)" },
   { "version", lp_cmd_version, "print the version" },
 };
 

@@ -6,9 +6,11 @@
  * 2 a usage error.
  *
  * Reads JSON Lines (a file or stdin) and produces each line to miner.snippets (or outcome.events) keyed by
- * the lead's domain as written (lead.domain for snippets, domain for outcomes; the server canonicalises and
- * validates it), the value as the JSON text or re-encoded to msgpack with header content-type:
- * application/msgpack. Waits for the broker's delivery report of every line and prints a summary.
+ * the lead's canonical domain (lead.domain for snippets, domain for outcomes; as written when it cannot be
+ * canonicalised: the server then dead-letters the line), on the partition Kafka's default (Java) partitioner
+ * gives that key, murmur2, which is the shard the server applies it in (worker.h lp_partition_of). The value
+ * is the JSON text, or re-encoded to msgpack with header content-type: application/msgpack. Waits for the
+ * broker's delivery report of every line and prints a summary.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "kafka/kafka.h"
+#include "stages/ingest/ingest.h"
 
 int lp_cmd_produce(int argc, char **argv);
 
@@ -185,6 +188,10 @@ static int produce_line(produce_run *r, const produce_opts *o, const char *topic
     json_t *k = o->outcomes ? json_object_get(doc, "domain") : json_object_get(json_object_get(doc, "lead"), "domain");
     key = json_string_value(k);
   }
+  char canon[LP_DOMAIN_BUF];
+  size_t canon_len = 0;
+  lp_reject rej;
+  if (key && lp_domain_canonicalize(key, strlen(key), canon, sizeof(canon), &canon_len, &rej) == LP_OK) key = canon;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   const void *value = s;
@@ -281,8 +288,12 @@ int lp_cmd_produce(int argc, char **argv) {
   produce_run r;
   memset(&r, 0, sizeof(r));
   uv_loop_init(&r.loop);
-  lp_kafka_conf conf = { .brokers = o.brokers, .client_id = "leadpoet-produce", .shards = 1, .props = o.props,
-                         .nprops = o.nprops, .flush_timeout_ms = PRODUCE_FLUSH_MS };
+  /* murmur2 on the canonical domain: the partition the server's shard function names (a -X partitioner=...
+   * given by the user comes later and wins). */
+  const char *props[PRODUCE_MAX_PROPS + 1] = { "partitioner=murmur2_random" };
+  memcpy(props + 1, o.props, o.nprops * sizeof(char *));
+  lp_kafka_conf conf = { .brokers = o.brokers, .client_id = "leadpoet-produce", .shards = 1, .props = props,
+                         .nprops = o.nprops + 1, .flush_timeout_ms = PRODUCE_FLUSH_MS };
   char err[512];
   int rc = lp_kafka_producer_new(&r.loop, &conf, &r.p, err, sizeof(err));
   if (rc != 0) {

@@ -62,10 +62,24 @@ typedef struct lp_config {
   struct {
     char *bootstrap_brokers;    /* "" = embedded mock cluster */
     char *group_id;
+    char *mode;                 /* auto|embedded|external|off */
+    char *properties;           /* "key=value;..." librdkafka properties */
+    int64_t apply_timeout_ms;   /* HTTP ingest's wait for application */
   } kafka;
   struct {
     char *endpoint;             /* host:port; "" = none */
+    int64_t connect_timeout_ms; /* resolve + connect + AUTH + SELECT */
+    int64_t command_timeout_ms; /* a reply's bound */
+    int64_t backoff_min_ms;     /* first reconnect delay */
+    int64_t backoff_max_ms;     /* the cap of the reconnect delay */
   } redis;
+  struct {
+    int64_t interval_ms;        /* aligned checkpoints to Redis, one per interval */
+    int64_t max_deltas;         /* deltas on a full snapshot before the next full */
+    int64_t align_timeout_ms;   /* the longest a checkpoint waits for records in flight */
+    int64_t max_backlog;        /* applied records not yet in a checkpoint before ingest pauses */
+    char *global_name;          /* the Redis hash tag of this instance's global state */
+  } checkpoint;
   struct {
     char *openai_api_key;
     char *pdl_api_key;

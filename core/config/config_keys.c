@@ -46,7 +46,7 @@ static const lp_conf_key server_keys[] = {
   STR(server, data_dir, "",
       "folder of the shipped data files (domain lists); empty = config/data of the source tree"),
   KEY(server, max_memory, LP_CONF_SIZE, "0", 0, 4096 * GiB,
-      "memory ceiling; past it, ingest answers 503 until memory is freed; 0 = no ceiling"),
+      "memory ceiling (resident set); near it, Kafka partitions pause and HTTP ingest answers 429 until memory is freed; 0 = no ceiling"),
   END
 };
 
@@ -91,12 +91,43 @@ static const lp_conf_key kafka_keys[] = {
   STR(kafka, bootstrap_brokers, "",
       "host:port,... of an external Kafka cluster; empty = embedded mode (no broker needed)"),
   STR(kafka, group_id, "leadpoet", "consumer group shared by the instances of one cluster"),
+  STR(kafka, mode, "auto",
+      "auto (external when bootstrap_brokers is set, else embedded), embedded (an in-process mock cluster), "
+      "external (the brokers of bootstrap_brokers) or off (no Kafka: HTTP ingest applies directly)"),
+  STR(kafka, properties, "",
+      "extra librdkafka properties for the consumer and producer, \"key=value;key=value\" "
+      "(e.g. security.protocol=ssl;session.timeout.ms=6000)"),
+  KEY_MS(kafka, apply_timeout, "10s", 10, 10 * MINS,
+         "with Kafka, how long a POST to an ingest route waits for its events to be applied here before "
+         "answering with what is known (delivered events then count as accepted)"),
   END
 };
 
 static const lp_conf_key redis_keys[] = {
   STR(redis, endpoint, "",
       "host:port of the Redis that holds checkpoints; empty = no Redis"),
+  KEY_MS(redis, connect_timeout, "2s", 10, 10 * MINS,
+         "bound of one connection attempt to Redis (resolve, connect, AUTH, SELECT)"),
+  KEY_MS(redis, command_timeout, "5s", 10, 10 * MINS,
+         "bound of one Redis reply; past it the connection is dropped and rebuilt"),
+  KEY_MS(redis, backoff_min, "100ms", 1, 10 * MINS,
+         "first delay before reconnecting to Redis after a loss; doubles per failure, with jitter"),
+  KEY_MS(redis, backoff_max, "10s", 1, 1 * HOURS,
+         "the cap of the reconnect delay to Redis"),
+  END
+};
+
+static const lp_conf_key checkpoint_keys[] = {
+  KEY_MS(checkpoint, interval, "1s", 10, 1 * HOURS,
+         "with Redis, how often the state of every shard and the offsets it holds are checkpointed"),
+  KEY(checkpoint, max_deltas, LP_CONF_INT, "16", 1, 64,
+      "incremental checkpoints of a shard on its full snapshot before the next full one"),
+  KEY_MS(checkpoint, align_timeout, "5s", 10, 10 * MINS,
+         "the longest a checkpoint holds consumption while records in flight finish; then it is skipped"),
+  KEY(checkpoint, max_backlog, LP_CONF_INT, "200000", 1, 1000000000,
+      "applied records not yet in a checkpoint (Redis down) before ingest pauses: Kafka paused, HTTP 429"),
+  STR(checkpoint, global_name, "global",
+      "hash tag of this instance's global state in Redis (one per instance: e.g. the pod name)"),
   END
 };
 
@@ -123,7 +154,7 @@ static const lp_conf_key metrics_keys[] = {
 };
 
 static const lp_conf_key stages_keys[] = {
-  STR(stages, order, "ingest, throttle",
+  STR(stages, order, "ingest, throttle, churn, reputation",
       "comma-separated stage names, run in this order; built-in or from stages.plugins"),
   STR(stages, plugins, "",
       "comma-separated paths of stage plugins (.so) to load at start"),
@@ -171,7 +202,8 @@ static const lp_conf_key query_keys[] = {
 
 const lp__conf_section lp__core_sections[] = {
   { "server", server_keys }, { "http", http_keys },       { "ingest", ingest_keys },
-  { "kafka", kafka_keys },   { "redis", redis_keys },     { "secrets", secrets_keys },
+  { "kafka", kafka_keys },   { "redis", redis_keys },     { "checkpoint", checkpoint_keys },
+  { "secrets", secrets_keys },
   { "log", log_keys },       { "metrics", metrics_keys }, { "stages", stages_keys },
   { "index", index_keys },   { "scoring", scoring_keys }, { "query", query_keys },
   { NULL, NULL },
@@ -195,6 +227,33 @@ static int check_listen(const void *dst, char *why, size_t why_size) {
   return lp_config_split_listen(s, host, sizeof(host), &port, why, why_size);
 }
 
+static int check_kafka_mode(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  static const char *const modes[] = { "auto", "embedded", "external", "off" };
+  for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+    if (strcmp(s, modes[i]) == 0) return LP_OK;
+  snprintf(why, why_size, "\"%.40s\" must be one of auto, embedded, external, off", s);
+  return LP_EINVAL;
+}
+
+/* "key=value;key=value": every non-empty item holds a '=' after a non-empty key. */
+static int check_kafka_props(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  while (*s) {
+    const char *end = strchr(s, ';');
+    size_t n = end ? (size_t)(end - s) : strlen(s);
+    const char *eq = memchr(s, '=', n);
+    if (n > 0 && (eq == NULL || eq == s)) {
+      snprintf(why, why_size, "\"%.*s\" is not key=value (items are separated by ';')", (int)(n > 60 ? 60 : n), s);
+      return LP_EINVAL;
+    }
+    s += n + (end != NULL);
+  }
+  return LP_OK;
+}
+
 static int check_level(const void *dst, char *why, size_t why_size) {
   const char *s;
   memcpy(&s, dst, sizeof(s));
@@ -215,6 +274,8 @@ static const key_rule rules[] = {
   { "server", "ring_capacity", check_pow2, NULL },
   { "log", "level", check_level, NULL },
   { "kafka", "bootstrap_brokers", NULL, "KAFKA_BOOTSTRAP_BROKERS" },
+  { "kafka", "mode", check_kafka_mode, NULL },
+  { "kafka", "properties", check_kafka_props, NULL },
   { "redis", "endpoint", NULL, "REDIS_ENDPOINT" },
   { "secrets", "openai_api_key", NULL, "OPENAI_API_KEY" },
   { "secrets", "pdl_api_key", NULL, "PDL_API_KEY" },

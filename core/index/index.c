@@ -72,7 +72,8 @@ static uint16_t tf_code(double w) {
 
 void lp_index_params_default(lp_index_params *p) {
   *p = (lp_index_params){ .k1 = 1.2, .b = 0.75, .max_docs = 1u << 24, .mem_postings = 65536,
-                          .merge_factor = 4, .reclaim_dead = 0.5 };
+                          .merge_factor = 4, .reclaim_dead = 0.5, .idf = LP_INDEX_IDF_ROBERTSON,
+                          .min_normlen = 0.5 };
 }
 
 static int check_params(const lp_index_params *p, char *errstr, size_t n) {
@@ -83,6 +84,8 @@ static int check_params(const lp_index_params *p, char *errstr, size_t n) {
   else if (p->mem_postings < 1) why = "mem_postings must be >= 1";
   else if (p->merge_factor < 2 || p->merge_factor > LP_IX_MAX_MERGE) why = "merge_factor must be between 2 and 16";
   else if (!(p->reclaim_dead > 0 && p->reclaim_dead <= 1)) why = "reclaim_dead must be in (0, 1]";
+  else if (p->idf != LP_INDEX_IDF_ROBERTSON && p->idf != LP_INDEX_IDF_LUCENE) why = "idf must be robertson or lucene";
+  else if (!(p->min_normlen >= 0 && p->min_normlen <= 100)) why = "min_normlen must be between 0 and 100";
   if (!why) return LP_OK;
   if (errstr && n) snprintf(errstr, n, "%s", why);
   return LP_EINVAL;
@@ -113,6 +116,7 @@ void lp_index_free(lp_index *ix) {
   lp_free(ix->segs);
   for (uint32_t d = 0; d < ix->docs_cap; d++) lp_free(ix->docs[d].fwd);
   lp_free(ix->docs);
+  lp_free(ix->hot);
   lp__ix_dict_free(ix);
   lp_free(ix->scratch);
   lp_free(ix->fbuf);
@@ -127,8 +131,12 @@ static int docs_reserve(lp_index *ix, uint32_t doc) {
   uint64_t cap = ix->docs_cap < 1024 ? 1024 : (uint64_t)ix->docs_cap + ix->docs_cap / 4;
   if (cap <= doc) cap = (uint64_t)doc + 1;
   if (cap > ix->p.max_docs) cap = ix->p.max_docs;
+  ix_hot *h = lp_realloc(ix->hot, (size_t)cap * sizeof *h);
+  if (!h) return LP_ENOMEM;
+  ix->hot = h;
+  memset(h + ix->docs_cap, 0, (size_t)(cap - ix->docs_cap) * sizeof *h);
   ix_doc *d = lp_realloc(ix->docs, (size_t)cap * sizeof *d);
-  if (!d) return LP_ENOMEM;
+  if (!d) return LP_ENOMEM;  /* hot has grown alone: harmless, docs_cap still says what both hold */
   memset(d + ix->docs_cap, 0, (size_t)(cap - ix->docs_cap) * sizeof *d);
   ix->docs = d;
   ix->docs_cap = (uint32_t)cap;
@@ -158,17 +166,18 @@ static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
     if (--ix->terms[tids[i]].df == 0) ix->live_terms--;
     lp__ix_term_release(ix, tids[i]);
   }
-  ix_seg *s = lp__ix_seg_find(ix, d->seg);
+  ix_seg *s = lp__ix_seg_find(ix, ix->hot[doc].seg);
   if (s) {
     s->live -= d->nterms;
     s->live_docs--;
   }
-  ix->sum_dl -= d->dl;
+  ix->sum_dl -= ix->hot[doc].dl;
   ix->live_docs--;
   ix->live_postings -= d->nterms;
   ix->fwd_bytes -= d->fwd_bytes;
   lp_free(d->fwd);
   *d = (ix_doc){ 0 };
+  ix->hot[doc] = (ix_hot){ 0 };
   if (ix->live_docs == 0) ix->sum_dl = 0;  /* no drift left behind by an emptied index */
 }
 
@@ -293,13 +302,14 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
     for (uint32_t i = 0; i < m; i++) lp__ix_term_release(ix, tids[i]);
     return lp__ix_fail(ix, LP_ENOMEM, "out of memory for postings");
   }
-  if (ix->docs[doc].seg) doc_unlink(ix, doc, tids);
+  if (ix->hot[doc].seg) doc_unlink(ix, doc, tids);
   for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;  /* unlink used the same room */
 
   double dl = 0;
   uint32_t slot = s->ndocs++;
   s->docs[slot] = doc;
   for (uint32_t i = 0; i < m; i++) dl += lp__ix_tf(tf_code(ents[i].w));
+  dl = (double)(float)dl;  /* what hot[] holds (index.h: Stored frequency) */
   if (m && s->ref_avgdl == 0)
     s->ref_avgdl = ix->live_docs && ix->sum_dl > 0 ? ix->sum_dl / (double)ix->live_docs : dl;
   for (uint32_t i = 0; i < m; i++) {
@@ -313,8 +323,8 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
     if (sat > l->sat) l->sat = sat;
     if (ix->terms[ents[i].tid].df++ == 0) ix->live_terms++;
   }
-  ix->docs[doc] = (ix_doc){ .seg = s->id, .slot = slot, .dl = dl, .fwd = fwd, .nterms = m,
-                            .fwd_bytes = (uint32_t)fwd_bytes };
+  ix->docs[doc] = (ix_doc){ .slot = slot, .fwd = fwd, .nterms = m, .fwd_bytes = (uint32_t)fwd_bytes };
+  ix->hot[doc] = (ix_hot){ .seg = s->id, .dl = (float)dl };
   s->stored += m;
   s->live += m;
   s->live_docs++;
@@ -327,7 +337,7 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
 }
 
 int lp_index_delete(lp_index *ix, uint32_t doc) {
-  if (doc >= ix->docs_cap || ix->docs[doc].seg == 0) return lp__ix_fail(ix, LP_ENOENT, "doc %u is not in the index", doc);
+  if (doc >= ix->docs_cap || ix->hot[doc].seg == 0) return lp__ix_fail(ix, LP_ENOENT, "doc %u is not in the index", doc);
   uint32_t *tids = scratch(ix, (size_t)ix->docs[doc].nterms * sizeof(uint32_t) + 1);
   if (!tids || fbuf_reserve(ix, ix->docs[doc].fwd_bytes) != LP_OK)
     return lp__ix_fail(ix, LP_ENOMEM, "out of memory for delete scratch");
@@ -341,10 +351,33 @@ uint64_t lp_index_df(const lp_index *ix, const char *term, size_t len) {
   return ix->terms[tid].df;
 }
 
+void lp_index_collstats_add(const lp_index *ix, const lp_index_term *q, size_t nq, uint64_t *n_docs,
+                            double *sum_dl, uint64_t *df) {
+  *n_docs += ix->live_docs;
+  *sum_dl += ix->sum_dl;
+  for (size_t i = 0; i < nq; i++) {
+    uint32_t tid;
+    if (q[i].ptr && q[i].len && lp__ix_dict_find(ix, q[i].ptr, q[i].len, &tid) == LP_OK) df[i] += ix->terms[tid].df;
+  }
+}
+
+int lp_index_idf_parse(const char *name, int *out) {
+  if (name && strcmp(name, "robertson") == 0) *out = LP_INDEX_IDF_ROBERTSON;
+  else if (name && strcmp(name, "lucene") == 0) *out = LP_INDEX_IDF_LUCENE;
+  else return LP_EINVAL;
+  return LP_OK;
+}
+
+double lp_index_idf_value(int idf, uint64_t N, uint64_t n) {
+  double t = ((double)N - (double)n + 0.5) / ((double)n + 0.5);
+  if (idf == LP_INDEX_IDF_LUCENE) return log(1.0 + t);
+  return t < 2 ? log(1.0 + 0.5 * t) : log(t);
+}
+
 void lp_index_stats_get(const lp_index *ix, lp_index_stats *st) {
   *st = (lp_index_stats){ .docs = ix->live_docs, .postings = ix->live_postings, .terms = ix->live_terms,
                           .segments = ix->nsegs, .sum_dl = ix->sum_dl };
-  size_t b = sizeof *ix + (size_t)ix->docs_cap * sizeof(ix_doc) + ix->fwd_bytes;
+  size_t b = sizeof *ix + (size_t)ix->docs_cap * (sizeof(ix_doc) + sizeof(ix_hot)) + ix->fwd_bytes;
   b += (size_t)ix->cap_terms * sizeof(ix_term) + ix->pool_cap + (size_t)ix->dict_cap * sizeof(uint32_t);
   b += (size_t)ix->cap_free * sizeof(uint32_t) + (size_t)ix->cap_segs * sizeof(ix_seg *) + ix->scratch_cap;
   b += ix->fbuf_cap;

@@ -14,7 +14,9 @@
  * to 8 explicit bits (9 significant bits, relative error <= 0.2%, exact for integers up to 512).
  * lp_index_tf_quantize() returns that stored value. Every score is computed from the stored values, so
  * WAND and the exhaustive scorer agree bit for bit, and a reference model that applies
- * lp_index_tf_quantize() agrees to rounding. Doc length = sum of the stored frequencies of its terms.
+ * lp_index_tf_quantize() agrees to rounding. Doc length = sum of the stored frequencies of its terms,
+ * rounded to the nearest float (exact for integer counts below 2^24): 4 bytes a doc in the table that
+ * queries read at random.
  *
  * Why this layout (see the comment at the top of index_int.h for the details): an LSM of segments. Puts go
  * to a small mutable segment (uncompressed postings, hashed by term); past params.mem_postings it is sealed
@@ -51,6 +53,15 @@
 
 typedef struct lp_index lp_index;
 
+/* The idf of BM25 (docs/adr/0003-index-and-query-path.md, addendum). With t = (N - n + 0.5) / (n + 0.5)
+ * for N documents, n of them holding the term:
+ *  ROBERTSON  ln t, or ln(1 + t / 2) when t < 2: Robertson-Sparck Jones with Xapian's floor (BM25Weight), so
+ *             it equals Xapian's idf and stays > 0 (the raw ln t goes negative past half of the documents,
+ *             which would break WAND's bounds and reward a doc for not holding a common term). The default.
+ *  LUCENE     ln(1 + t): Lucene's BM25Similarity; > 0 too, but weighs terms common to many documents more
+ *             (a term in half of them: 0.69 against Xapian's 0.41). */
+typedef enum lp_index_idf { LP_INDEX_IDF_ROBERTSON = 0, LP_INDEX_IDF_LUCENE = 1 } lp_index_idf;
+
 typedef struct lp_index_params {
   double k1;              /* BM25 k1, >= 0 (default 1.2) */
   double b;               /* BM25 b, in [0, 1] (default 0.75) */
@@ -58,6 +69,10 @@ typedef struct lp_index_params {
   uint32_t mem_postings;  /* the mutable segment is sealed once it holds this many postings (default 65536) */
   uint32_t merge_factor;  /* step() merges this many segments of similar size, 2..16 (default 4) */
   double reclaim_dead;    /* step() rewrites a segment alone once this share of it is dead, (0, 1] (default 0.5) */
+  int idf;                /* an lp_index_idf (default LP_INDEX_IDF_ROBERTSON) */
+  double min_normlen;     /* dl / avgdl is taken as at least this, in [0, 100] (default 0.5, Xapian's: a doc
+                           * much shorter than the mean is not rewarded for it beyond half the mean; 0 = the
+                           * textbook BM25) */
 } lp_index_params;
 
 /* A term with its weight: a document term (weight = its frequency) or a query term (weight = qw). */
@@ -67,10 +82,23 @@ typedef struct lp_index_term {
   double weight;  /* finite, LP_INDEX_MIN_WEIGHT .. LP_INDEX_MAX_WEIGHT */
 } lp_index_term;
 
+/* A hit: the doc of the index the caller tagged `shard` (0 for lp_index_topk). Order everywhere: score desc,
+ * then shard asc, then doc asc. */
 typedef struct lp_index_hit {
   uint32_t doc;
+  uint32_t shard;
   double score;
 } lp_index_hit;
+
+/* A top-k shared by the queries of several indexes (the shards of one worker): each lp_index_topk_into()
+ * starts from the threshold the previous ones left, so WAND skips in shard j what cannot beat the k best of
+ * shards 0..j-1. The answer equals merging each index's own top-k (same statistics), ties included.
+ * hits is the caller's room for k hits; the fields are the heap's, read them only after
+ * lp_index_heap_finish(). */
+typedef struct lp_index_heap {
+  lp_index_hit *hits;
+  size_t k, n;
+} lp_index_heap;
 
 /* Collection statistics supplied by the caller, to score several shards on shared statistics. df[i] is the
  * document frequency of query term i (same order as the query); n_docs >= 1, avgdl > 0, df[i] <= n_docs. */
@@ -119,6 +147,34 @@ int lp_index_delete(lp_index *idx, uint32_t doc);
  * bad term/statistic: LP_EINVAL. Allocates nothing. Owning thread. */
 int lp_index_topk(lp_index *idx, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
                   size_t k, lp_index_hit *hits, size_t *nhits);
+
+/* Prepares h for up to k hits in room[0..k) (k >= 1). Any thread; the heap belongs to its caller. */
+void lp_index_heap_init(lp_index_heap *h, lp_index_hit *room, size_t k);
+
+/* Sorts h's hits into answer order (score desc, shard, doc) and returns how many; h is spent. */
+size_t lp_index_heap_finish(lp_index_heap *h);
+
+/* lp_index_topk into a shared heap: offers idx's BM25 top hits, tagged `shard`, to h. Pass the same q and
+ * the same statistics cs (e.g. summed over the indexes with lp_index_collstats_add) to every index sharing h,
+ * or the scores are not comparable. Errors as lp_index_topk (h is unchanged on error). Allocates nothing.
+ * Owning thread of idx. */
+int lp_index_topk_into(lp_index *idx, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                       uint32_t shard, lp_index_heap *h);
+
+/* Adds idx's statistics for query q[0..nq) to sums a caller builds over several indexes: *n_docs += its
+ * live docs, *sum_dl += their total length, df[i] += the live df of q[i] (0 when unknown). The caller then
+ * passes { n_docs, sum_dl / n_docs, df } as lp_index_collstats (when n_docs >= 1). A dictionary look-up per
+ * term. Owning thread of idx. */
+void lp_index_collstats_add(const lp_index *idx, const lp_index_term *q, size_t nq, uint64_t *n_docs,
+                            double *sum_dl, uint64_t *df);
+
+/* Parses an idf name, "robertson" or "lucene", into *out (an lp_index_idf), for the config's index.idf.
+ * LP_EINVAL for any other name (NULL included). Any thread. */
+int lp_index_idf_parse(const char *name, int *out);
+
+/* The idf of a term held by n of N documents under mode idf (an lp_index_idf): the value the scorers use.
+ * Any thread. */
+double lp_index_idf_value(int idf, uint64_t N, uint64_t n);
 
 /* The same answer computed the slow way: every live doc containing a query term is scored. For tests and
  * benchmarks; allocates a per-call accumulator. Owning thread. */

@@ -3,9 +3,9 @@
  *
  * Liveness. The doc table says, for each doc id, which segment holds its current version (seg id, 0 =
  * absent) and, in a mutable segment, which slot. A posting is live iff its segment (and slot) is the one
- * the doc table names. A replaced doc's old postings thus die in O(1), without touching them; they are
- * skipped by cursors and dropped when step() rewrites their segment. Seg ids only grow, so a dead
- * posting never comes back to life.
+ * the doc table names. A replaced doc's old postings thus die in O(1), without touching them; a query
+ * skips them when it comes to evaluate their doc, and step() drops them when it rewrites their segment.
+ * Seg ids only grow, so a dead posting never comes back to life.
  *
  * One segment per doc. Since a doc is live in exactly one segment, a doc's BM25 score is a sum over the
  * postings of one segment; WAND runs segment by segment over one shared heap. In a mutable segment the
@@ -34,10 +34,15 @@
 #define LP_IX_MAX_MERGE 16
 #define LP_IX_MAX_SEGS 32       /* more compressed segments than this forces a merge */
 
-typedef struct ix_doc {
+/* What a query reads of a doc, apart from the rest (ix_doc) so that the table WAND reads at random is 8
+ * bytes a doc: at a million docs a 32-byte entry per doc made that read the hottest cache miss of a query. */
+typedef struct ix_hot {
   uint32_t seg;       /* id of the segment holding the current version; 0 = absent */
-  uint32_t slot;      /* index of the doc in that segment's docs[] */
-  double dl;          /* doc length: sum of the stored frequencies */
+  float dl;           /* doc length: sum of the stored frequencies, rounded to a float (see index.h) */
+} ix_hot;
+
+typedef struct ix_doc {
+  uint32_t slot;      /* index of the doc in its segment's docs[] (hot[doc].seg) */
   uint8_t *fwd;       /* sorted term ids, Exp-Golomb coded (pack.c), exactly fwd_bytes long */
   uint32_t nterms;
   uint32_t fwd_bytes;
@@ -103,6 +108,8 @@ typedef struct ix_seg {
   /* IX_MEM */
   ix_mlist *lists;
   uint32_t nlists, cap_lists;
+  size_t list_bytes;        /* sum over lists of cap x 6 bytes, kept up to date so that stats are O(1) a segment
+                             * (the server reads them at every tick) */
   uint64_t *map;            /* tid << 32 | list index, open addressing on tid (the tid kept in the slot
                              * spares a look at the list on every probe); UINT64_MAX = empty */
   uint32_t map_cap;
@@ -140,6 +147,7 @@ typedef struct ix_cursor ix_cursor;
 struct lp_index {
   lp_index_params p;
   ix_doc *docs;
+  ix_hot *hot;                  /* docs_cap of them, beside docs */
   uint32_t docs_cap;
   ix_term *terms;
   uint32_t nterms;              /* ids handed out so far (high-water) */
@@ -251,10 +259,10 @@ static inline double lp__ix_tf(uint16_t code) {
 /* Is posting (seg s, slot-or-doc key) the live version of its doc? */
 static inline int lp__ix_live(const lp_index *ix, const ix_seg *s, uint32_t key) {
   if (s->kind == IX_MEM) {
-    const ix_doc *d = &ix->docs[s->docs[key]];
-    return d->seg == s->id && d->slot == key;
+    uint32_t doc = s->docs[key];
+    return ix->hot[doc].seg == s->id && ix->docs[doc].slot == key;
   }
-  return ix->docs[key].seg == s->id;
+  return ix->hot[key].seg == s->id;
 }
 
 #endif

@@ -165,7 +165,7 @@ static size_t gather(lp_index *ix, const ix_seg *s, const src *r, size_t *np) {
   for (uint32_t b = 0; r->ft.n && b < lp__ix_nblk(&r->ft); b++) {
     uint32_t n = lp__ix_block_decode(s, &r->ft, b, docs, tfs);
     for (uint32_t i = 0; i < n; i++)
-      if (ix->docs[docs[i]].seg == s->id) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
+      if (ix->hot[docs[i]].seg == s->id) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
   }
   return r->ft.n;
 }
@@ -246,7 +246,7 @@ static int encode_term(lp_index *ix, uint32_t tid, size_t np) {
       uint64_t pr = j->tpairs[i + k];
       j->tdocs[k] = (uint32_t)(pr >> 16);
       j->ttfs[k] = (uint16_t)(pr & 0xffff);
-      float sk = lp__ix_sat(&ix->p, lp__ix_tf(j->ttfs[k]), ix->docs[j->tdocs[k]].dl, o->ref_avgdl);
+      float sk = lp__ix_sat(&ix->p, lp__ix_tf(j->ttfs[k]), ix->hot[j->tdocs[k]].dl, o->ref_avgdl);
       if (sk > sat) sat = sk;
     }
     if (encode_block(o, j->tdocs, j->ttfs, cnt, tmp, &blk) != LP_OK) return LP_ENOMEM;
@@ -347,7 +347,7 @@ static int job_finish(lp_index *ix) {
     for (uint32_t pos = 0; pos < s->ndocs; pos++) {
       uint32_t d = s->docs[pos];
       if (!lp__ix_live(ix, s, s->kind == IX_MEM ? pos : d)) continue;
-      ix->docs[d].seg = o->id;
+      ix->hot[d].seg = o->id;
       ix->docs[d].slot = o->ndocs;
       o->docs[o->ndocs++] = d;
       o->live += ix->docs[d].nterms;

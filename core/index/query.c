@@ -43,6 +43,7 @@ size_t lp__ix_cursor_size(void) { return sizeof(struct ix_cursor); }
 typedef struct bm25 {
   double k1, b, k1p1, avgdl;
   double kc, kd;           /* k1 (1 - b) and k1 b / avgdl: the length norm without a division per posting */
+  double mindl;            /* min_normlen x avgdl: a shorter doc is scored as if this long */
 } bm25;
 
 typedef struct qterm {
@@ -51,9 +52,13 @@ typedef struct qterm {
   uint64_t df;
 } qterm;
 
+/* The length norm k1 (1 - b + b max(dl / avgdl, min_normlen)). Decreasing scores in dl, so a bound
+ * computed without the clamp (the block maxima) stays a bound. */
+static inline double norm(const bm25 *m, double dl) { return m->kc + m->kd * (dl < m->mindl ? m->mindl : dl); }
+
 /* The one formula both scorers use, so that their scores agree bit for bit. */
 static inline double contrib(const bm25 *m, double w, double tf, double dl) {
-  return w * (tf * m->k1p1) / (tf + (m->kc + m->kd * dl));
+  return w * (tf * m->k1p1) / (tf + norm(m, dl));
 }
 
 static int check_query(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k) {
@@ -88,6 +93,7 @@ static int prepare(lp_index *ix, const lp_index_term *q, size_t nq, const lp_ind
   m->avgdl = cs ? cs->avgdl : (n ? ix->sum_dl / (double)n : 0);
   m->kc = m->k1 * (1.0 - m->b);
   m->kd = m->avgdl > 0 ? m->k1 * m->b / m->avgdl : 0;
+  m->mindl = ix->p.min_normlen * m->avgdl;
   if (ix->live_postings == 0 || !(m->avgdl > 0)) return LP_OK;
   for (size_t i = 0; i < nq; i++) {
     uint32_t tid, j;
@@ -99,21 +105,19 @@ static int prepare(lp_index *ix, const lp_index_term *q, size_t nq, const lp_ind
     }
     qt[(*nqt)++] = (qterm){ .tid = tid, .qw = q[i].weight, .df = cs ? cs->df[i] : ix->terms[tid].df };
   }
-  for (uint32_t j = 0; j < *nqt; j++) {
-    double df = (double)qt[j].df;
-    qt[j].w = qt[j].qw * log(1.0 + ((double)n - df + 0.5) / (df + 0.5));
-  }
+  for (uint32_t j = 0; j < *nqt; j++) qt[j].w = qt[j].qw * lp_index_idf_value(ix->p.idf, n, qt[j].df);
   return LP_OK;
 }
 
 /* ---- the k-best heap: root = the worst hit ---- */
 
 static int worse(const lp_index_hit *a, const lp_index_hit *b) {
-  return a->score < b->score || (a->score == b->score && a->doc > b->doc);
+  if (a->score != b->score) return a->score < b->score;
+  return a->shard != b->shard ? a->shard > b->shard : a->doc > b->doc;
 }
 
-static void heap_offer(lp_index_hit *h, size_t *n, size_t k, uint32_t doc, double score) {
-  lp_index_hit x = { doc, score };
+static void heap_offer(lp_index_hit *h, size_t *n, size_t k, uint32_t shard, uint32_t doc, double score) {
+  lp_index_hit x = { .doc = doc, .shard = shard, .score = score };
   size_t i;
   if (*n < k) {
     for (i = (*n)++; i > 0 && worse(&x, &h[(i - 1) / 2]); i = (i - 1) / 2) h[i] = h[(i - 1) / 2];
@@ -135,13 +139,16 @@ static void heap_offer(lp_index_hit *h, size_t *n, size_t k, uint32_t doc, doubl
 static int hit_cmp(const void *a, const void *b) {
   const lp_index_hit *x = a, *y = b;
   if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
   return x->doc < y->doc ? -1 : (x->doc > y->doc);
 }
 
 /* ---- cursors ---- */
 
-/* Moves c to its first live posting with key >= target. */
-static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
+/* Moves c to its first posting with key >= target, live or not: liveness is checked only for the docs
+ * WAND evaluates (evaluate(), like Lucene's live docs at collection time), which spares a look at the doc
+ * table, a cache miss at a million docs, for every posting a cursor steps over. */
+static void cur_seek(ix_cursor *c, uint32_t target) {
   if (c->l) {
     const ix_mlist *l = c->l;
     if (c->pos < l->n && l->slots[c->pos] < target) {
@@ -153,7 +160,6 @@ static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
       }
       c->pos = lo;
     }
-    while (c->pos < l->n && !lp__ix_live(ix, c->s, l->slots[c->pos])) c->pos++;
     c->key = c->pos < l->n ? l->slots[c->pos] : LP_IX_END;
     return;
   }
@@ -173,7 +179,7 @@ static void cur_seek(const lp_index *ix, ix_cursor *c, uint32_t target) {
       c->dec = c->blk;
       c->pos = 0;
     }
-    while (c->pos < c->n && (c->docs[c->pos] < target || ix->docs[c->docs[c->pos]].seg != c->s->id)) c->pos++;
+    while (c->pos < c->n && c->docs[c->pos] < target) c->pos++;
     if (c->pos < c->n) {
       c->key = c->docs[c->pos];
       return;
@@ -232,7 +238,7 @@ static uint32_t cursors_open(lp_index *ix, const ix_seg *s, const qterm *qt, uin
       c->ubscale = c->w * m->k1p1 * (r > 1 ? r : 1) * LP_IX_UB_SLACK;
       c->ub = c->ubscale * c->t->b.sat;
     }
-    cur_seek(ix, c, 0);
+    cur_seek(c, 0);
     if (c->key != LP_IX_END) cs[nc++] = c;
   }
   return nc;
@@ -249,16 +255,18 @@ static void cursors_sort(ix_cursor **cs, uint32_t nc) {
 
 /* Scores the doc all of cs[0..p] sit on, in query-term order, and offers it to the heap. */
 static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32_t p, uint32_t nqt,
-                     const bm25 *m, lp_index_hit *h, size_t *nh, size_t k) {
+                     const bm25 *m, lp_index_heap *H, uint32_t shard) {
+  lp_index_hit *h = H->hits;
   double part[LP_INDEX_MAX_QUERY_TERMS];
   uint64_t present = 0;
+  if (!lp__ix_live(ix, s, cs[0]->key)) return;
   uint32_t doc = key_doc(s, cs[0]->key);
-  double dl = ix->docs[doc].dl;
-  if (p == 0 && *nh == k) {
+  double dl = ix->hot[doc].dl;
+  if (p == 0 && H->n == H->k) {
     /* One term: reject without the division when the score is surely below the k-th (the slack covers
      * the rounding of both sides), as heap_offer would. */
     double tf = lp__ix_tf(cur_tf(cs[0]));
-    if (cs[0]->w * tf * m->k1p1 * LP_IX_UB_SLACK < h[0].score * (tf + (m->kc + m->kd * dl))) return;
+    if (cs[0]->w * tf * m->k1p1 * LP_IX_UB_SLACK < h[0].score * (tf + norm(m, dl))) return;
   }
   for (uint32_t i = 0; i <= p; i++) {
     part[cs[i]->qi] = contrib(m, cs[i]->w, lp__ix_tf(cur_tf(cs[i])), dl);
@@ -267,19 +275,19 @@ static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32
   double score = 0;
   for (uint32_t qi = 0; qi < nqt; qi++)
     if (present & (1ull << qi)) score += part[qi];
-  heap_offer(h, nh, k, doc, score);
+  heap_offer(h, &H->n, H->k, shard, doc, score);
 }
 
 static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_t nqt, const bm25 *m,
-                         lp_index_hit *h, size_t *nh, size_t k) {
+                         lp_index_heap *H, uint32_t shard) {
   ix_cursor *cs[LP_INDEX_MAX_QUERY_TERMS];
   uint32_t nc = cursors_open(ix, s, qt, nqt, m, cs);
   for (;;) {
     cursors_sort(cs, nc);
     while (nc > 0 && cs[nc - 1]->key == LP_IX_END) nc--;
     if (nc == 0) return;
-    int full = *nh == k;
-    double theta = full ? h[0].score : -INFINITY, acc = 0;
+    int full = H->n == H->k;
+    double theta = full ? H->hits[0].score : -INFINITY, acc = 0;
     uint32_t p = nc;
     for (uint32_t i = 0; i < nc; i++) {
       acc += cs[i]->ub;
@@ -302,17 +310,17 @@ static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_
     }
     if (!full || bsum >= theta) {
       if (cs[0]->key == pd) {
-        evaluate(ix, s, cs, p, nqt, m, h, nh, k);
-        for (uint32_t i = 0; i <= p; i++) cur_seek(ix, cs[i], pd + 1);
+        evaluate(ix, s, cs, p, nqt, m, H, shard);
+        for (uint32_t i = 0; i <= p; i++) cur_seek(cs[i], pd + 1);
       } else {
         uint32_t j = 0;  /* the cursor before the pivot with the largest bound */
         for (uint32_t i = 1; i < p; i++)
           if (cs[i]->key < pd && cs[i]->ub > cs[j]->ub) j = i;
-        cur_seek(ix, cs[j], pd);
+        cur_seek(cs[j], pd);
       }
     } else {
       if (next <= pd) next = (uint64_t)pd + 1;
-      cur_seek(ix, cs[best], next >= LP_IX_END ? LP_IX_END : (uint32_t)next);
+      cur_seek(cs[best], next >= LP_IX_END ? LP_IX_END : (uint32_t)next);
     }
   }
 }
@@ -322,15 +330,22 @@ static void finish(lp_index_hit *hits, size_t n, size_t *nhits) {
   *nhits = n;
 }
 
-int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k,
-                  lp_index_hit *hits, size_t *nhits) {
+void lp_index_heap_init(lp_index_heap *h, lp_index_hit *room, size_t k) { *h = (lp_index_heap){ room, k, 0 }; }
+
+size_t lp_index_heap_finish(lp_index_heap *h) {
+  size_t n;
+  finish(h->hits, h->n, &n);
+  return n;
+}
+
+int lp_index_topk_into(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                       uint32_t shard, lp_index_heap *h) {
   qterm qt[LP_INDEX_MAX_QUERY_TERMS];
   uint32_t nqt;
   bm25 m;
-  if (nhits) *nhits = 0;
-  if (!hits || !nhits) return lp__ix_fail(ix, LP_EINVAL, "hits and nhits are required");
-  int rc = prepare(ix, q, nq, cs, k, qt, &nqt, &m);
-  if (rc != LP_OK) return rc;
+  if (!h || !h->hits) return lp__ix_fail(ix, LP_EINVAL, "the heap and its room are required");
+  int rc = prepare(ix, q, nq, cs, h->k, qt, &nqt, &m);
+  if (rc != LP_OK || nqt == 0) return rc;
   /* Largest segment first: the threshold rises early and prunes the smaller ones harder. */
   const ix_seg *order[LP_IX_ORDER_MAX];
   uint32_t ns = ix->nsegs < LP_IX_ORDER_MAX ? ix->nsegs : 0;
@@ -339,10 +354,19 @@ int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_inde
     for (; j > 0 && order[j - 1]->live < ix->segs[i]->live; j--) order[j] = order[j - 1];
     order[j] = ix->segs[i];
   }
-  size_t n = 0;
-  for (uint32_t i = 0; nqt && i < ix->nsegs; i++)
-    wand_segment(ix, ns ? order[i] : ix->segs[i], qt, nqt, &m, hits, &n, k);
-  finish(hits, n, nhits);
+  for (uint32_t i = 0; i < ix->nsegs; i++) wand_segment(ix, ns ? order[i] : ix->segs[i], qt, nqt, &m, h, shard);
+  return LP_OK;
+}
+
+int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs, size_t k,
+                  lp_index_hit *hits, size_t *nhits) {
+  lp_index_heap h;
+  if (nhits) *nhits = 0;
+  if (!hits || !nhits) return lp__ix_fail(ix, LP_EINVAL, "hits and nhits are required");
+  lp_index_heap_init(&h, hits, k);
+  int rc = lp_index_topk_into(ix, q, nq, cs, 0, &h);
+  if (rc != LP_OK) return rc;
+  *nhits = lp_index_heap_finish(&h);
   return LP_OK;
 }
 
@@ -372,9 +396,10 @@ int lp_index_topk_exhaustive(lp_index *ix, const lp_index_term *q, size_t nq, co
       ix_cursor *one[1];
       qterm t = qt[qi];
       if (cursors_open(ix, ix->segs[si], &t, 1, &m, one) == 0) continue;
-      for (ix_cursor *c = one[0]; c->key != LP_IX_END; cur_seek(ix, c, c->key + 1)) {
+      for (ix_cursor *c = one[0]; c->key != LP_IX_END; cur_seek(c, c->key + 1)) {
+        if (!lp__ix_live(ix, ix->segs[si], c->key)) continue;
         uint32_t d = key_doc(ix->segs[si], c->key);
-        acc[d] += contrib(&m, c->w, lp__ix_tf(cur_tf(c)), ix->docs[d].dl);
+        acc[d] += contrib(&m, c->w, lp__ix_tf(cur_tf(c)), ix->hot[d].dl);
         if (!seen[d]) {
           seen[d] = 1;
           touched[nt++] = d;
@@ -383,7 +408,7 @@ int lp_index_topk_exhaustive(lp_index *ix, const lp_index_term *q, size_t nq, co
     }
   }
   size_t n = 0;
-  for (uint32_t i = 0; i < nt; i++) heap_offer(hits, &n, k, touched[i], acc[touched[i]]);
+  for (uint32_t i = 0; i < nt; i++) heap_offer(hits, &n, k, 0, touched[i], acc[touched[i]]);
   lp_free(acc);
   lp_free(touched);
   lp_free(seen);

@@ -129,6 +129,7 @@ int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n
       uint16_t *nt = lp_realloc(l->tfs, (size_t)cap * sizeof *nt);
       if (!nt) return LP_ENOMEM;
       l->tfs = nt;
+      s->list_bytes += (size_t)(cap - l->cap) * (sizeof(uint32_t) + sizeof(uint16_t));
       l->cap = cap;
     }
   }
@@ -158,7 +159,7 @@ int lp__ix_frozen_term(const lp_index *ix, const ix_seg *s, uint32_t tid, ix_fte
   if (lo == s->nones || s->one_tid[lo] != tid) return 0;
   uint32_t doc = s->one_doc[lo];
   *out = (ix_fterm){ .tid = tid, .n = 1,
-                     .b = { .last = doc, .max_tf = s->one_tf[lo], .sat = lp__ix_sat(&ix->p, lp__ix_tf(s->one_tf[lo]), ix->docs[doc].dl, s->ref_avgdl) } };
+                     .b = { .last = doc, .max_tf = s->one_tf[lo], .sat = lp__ix_sat(&ix->p, lp__ix_tf(s->one_tf[lo]), ix->hot[doc].dl, s->ref_avgdl) } };
   return 1;
 }
 
@@ -189,9 +190,7 @@ uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uin
 
 size_t lp__ix_seg_bytes(const ix_seg *s) {
   size_t b = sizeof *s + (size_t)s->cap_docs * sizeof(uint32_t);
-  b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint64_t);
-  for (uint32_t i = 0; i < s->nlists; i++)
-    b += (size_t)s->lists[i].cap * (sizeof(uint32_t) + sizeof(uint16_t));
+  b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint64_t) + s->list_bytes;
   b += (size_t)s->cap_terms * sizeof(ix_fterm) + (size_t)s->cap_blocks * sizeof(ix_block) + s->data_cap;
   b += ((size_t)s->cap_one_tid + s->cap_one_doc) * sizeof(uint32_t) + (size_t)s->cap_one_tf * sizeof(uint16_t);
   return b;

@@ -172,6 +172,7 @@ int lp_kafka_consumer_new(uv_loop_t *loop, const lp_kafka_conf *conf, const lp_k
   c->loop = loop;
   c->h = *h;
   c->shards = conf->shards;
+  c->assign_all = conf->assign_all != 0;
   c->batch = conf->batch > 0 ? conf->batch : LP__KAFKA_DEFAULT_BATCH;
   c->metadata_ms = conf->metadata_timeout_ms > 0 ? conf->metadata_timeout_ms : LP__KAFKA_DEFAULT_METADATA_MS;
   c->ntopics = ntopics;
@@ -237,6 +238,15 @@ int lp_kafka_consumer_start(lp_kafka_consumer *c, char *errstr, size_t errsz) {
   c->idle.data = c;
   c->open_handles = 3;
   c->started = 1;
+  if (c->assign_all) {
+    if (lp__kafka_assign_all(c) != 0) {
+      snprintf(errstr, errsz, "kafka assign: librdkafka refused the assignment of every partition");
+      return LP_EIO;
+    }
+    lp_log_info("kafka consumer started (every partition assigned, no group protocol)", "topics=%d partitions=%d",
+                c->ntopics, c->shards);
+    return 0;
+  }
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->ntopics);
   for (int i = 0; i < c->ntopics; i++) rd_kafka_topic_partition_list_add(l, c->topics[i], RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
@@ -250,6 +260,8 @@ int lp_kafka_consumer_start(lp_kafka_consumer *c, char *errstr, size_t errsz) {
 }
 
 uint64_t lp_kafka_consumer_delivered(const lp_kafka_consumer *c) { return c->delivered; }
+
+int lp_kafka_consumer_assigned(const lp_kafka_consumer *c) { return c->assigned; }
 
 static void free_consumer(lp_kafka_consumer *c) {
   void (*done)(void *) = c->done;

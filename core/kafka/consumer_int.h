@@ -37,6 +37,8 @@ struct lp_kafka_consumer {
   size_t hdr_cap;
   lp_kafka_partition *plist;     /* scratch for a rebalance */
   size_t plist_cap;
+  int assign_all;                /* lp_kafka_conf.assign_all: manual assignment of everything, no group */
+  int assigned;                  /* an assignment arrived (even an empty one): the group answered */
   int started;
   int closing;
   int in_callback;
@@ -51,6 +53,8 @@ lp__kafka_part *lp__kafka_part_of(const lp_kafka_consumer *c, int topic_idx, int
 int lp__kafka_consumer_topic(const lp_kafka_consumer *c, const char *topic);
 /* Handles an assign or revoke (from the rebalance callback or a rebalance event while closing). */
 void lp__kafka_rebalance(lp_kafka_consumer *c, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts);
+/* Assigns every partition of every topic (lp_kafka_conf.assign_all), through on_assign. Returns 0 or LP_EIO. */
+int lp__kafka_assign_all(lp_kafka_consumer *c);
 /* The rd_kafka_conf_set_rebalance_cb callback; opaque is the consumer. */
 void lp__kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                             void *opaque);

@@ -70,6 +70,12 @@ typedef struct lp_kafka_conf {
   int batch;                      /* records consumed per wake-up before yielding to the loop (default 512) */
   int metadata_timeout_ms;        /* bound of the partition check at start (default 10000) */
   int flush_timeout_ms;           /* bound of the producer's flush at close (default 5000) */
+  int assign_all;                 /* consumer: 1 = no group protocol: every partition of every topic is
+                                   * assigned to this consumer at start (on_assign fires inside
+                                   * lp_kafka_consumer_start), nothing is ever revoked. For a process that is
+                                   * its group's only member by construction (embedded mode): it skips the
+                                   * JoinGroup round and the broker's initial rebalance delay (3 s on
+                                   * librdkafka's mock cluster). */
 } lp_kafka_conf;
 
 /* One header of a record: value not NUL-terminated (len bytes), NULL for a null header. */
@@ -202,7 +208,8 @@ int lp_kafka_consumer_new(uv_loop_t *loop, const lp_kafka_conf *conf, const lp_k
                           lp_kafka_consumer **out, char *errstr, size_t errsz);
 
 /* Checks that every topic exists with conf->shards partitions (LP_ECONFIG, e.g. "topic miner.snippets has 12
- * partitions, leadpoet needs 64 (server.shards)"), then subscribes and starts watching the queue. Blocks
+ * partitions, leadpoet needs 64 (server.shards)"), then subscribes (or, with conf->assign_all, assigns every
+ * partition at once, calling on_assign before returning) and starts watching the queue. Blocks
  * the calling thread for the metadata request, at most conf->metadata_timeout_ms (LP_EIO when the cluster
  * does not answer): call it at start, before serving. Loop thread. */
 int lp_kafka_consumer_start(lp_kafka_consumer *c, char *errstr, size_t errsz);
@@ -218,6 +225,9 @@ int lp_kafka_check_partitions(void *rk, const char *const *topics, int ntopics, 
 int lp_kafka_consumer_mark_applied(lp_kafka_consumer *c, int topic_idx, int32_t partition, int64_t offset);
 /* The last applied offset of topic_idx/partition, or LP_KAFKA_OFFSET_NONE. Loop thread. */
 int64_t lp_kafka_consumer_applied(const lp_kafka_consumer *c, int topic_idx, int32_t partition);
+/* 1 once the group gave this consumer its first assignment (possibly empty: more members than partitions),
+ * or at start with conf->assign_all; 0 before. Loop thread. */
+int lp_kafka_consumer_assigned(const lp_kafka_consumer *c);
 /* Whether this consumer currently owns the partition. Loop thread. */
 int lp_kafka_consumer_owns(const lp_kafka_consumer *c, int topic_idx, int32_t partition);
 
@@ -228,6 +238,12 @@ int lp_kafka_consumer_owns(const lp_kafka_consumer *c, int topic_idx, int32_t pa
 int lp_kafka_consumer_pause(lp_kafka_consumer *c, int topic_idx, int32_t partition);
 int lp_kafka_consumer_resume(lp_kafka_consumer *c, int topic_idx, int32_t partition);
 int lp_kafka_consumer_paused(const lp_kafka_consumer *c, int topic_idx, int32_t partition);
+
+/* The low and high watermarks of topic_idx/partition as last seen by the fetcher (librdkafka's cached
+ * values: no request, never blocks). Returns 0, LP_ERANGE for a bad index, or LP_ENOENT while unknown (not
+ * fetched yet). Lag = high - (applied + 1). Loop thread. */
+int lp_kafka_consumer_watermarks(const lp_kafka_consumer *c, int topic_idx, int32_t partition, int64_t *low,
+                                 int64_t *high);
 
 /* Records delivered since start. Loop thread. */
 uint64_t lp_kafka_consumer_delivered(const lp_kafka_consumer *c);

@@ -58,6 +58,7 @@ static void log_rk_error(const char *what, rd_kafka_error_t *e) {
 }
 
 static void on_assign(lp_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts, int coop) {
+  c->assigned = 1;
   int n = fill_plist(c, parts);
   if (n < 0) {
     lp_log_error("kafka assignment: out of memory", "partitions=%d", parts->cnt);
@@ -119,6 +120,19 @@ static void on_revoke(lp_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
     rd_kafka_assign(c->rk, NULL);
   }
   lp_log_info("kafka partitions revoked", "removed=%d lost=%d protocol=%s", n, lost, coop ? "cooperative" : "eager");
+}
+
+int lp__kafka_assign_all(lp_kafka_consumer *c) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->ntopics * c->shards);
+  if (!l) return LP_EIO;
+  for (int t = 0; t < c->ntopics; t++)
+    for (int p = 0; p < c->shards; p++) rd_kafka_topic_partition_list_add(l, c->topics[t], p);
+  on_assign(c, l, 0);
+  int owned = 0;
+  for (int t = 0; t < c->ntopics; t++)
+    for (int p = 0; p < c->shards; p++) owned += lp__kafka_part_of(c, t, p)->owned;
+  rd_kafka_topic_partition_list_destroy(l);
+  return owned == c->ntopics * c->shards ? 0 : LP_EIO;
 }
 
 void lp__kafka_rebalance(lp_kafka_consumer *c, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts) {
@@ -209,4 +223,15 @@ int64_t lp_kafka_consumer_applied(const lp_kafka_consumer *c, int topic_idx, int
 int lp_kafka_consumer_owns(const lp_kafka_consumer *c, int topic_idx, int32_t partition) {
   const lp__kafka_part *s = lp__kafka_part_of(c, topic_idx, partition);
   return s ? s->owned : 0;
+}
+
+int lp_kafka_consumer_watermarks(const lp_kafka_consumer *c, int topic_idx, int32_t partition, int64_t *low,
+                                 int64_t *high) {
+  if (!lp__kafka_part_of(c, topic_idx, partition)) return LP_ERANGE;
+  int64_t lo = RD_KAFKA_OFFSET_INVALID, hi = RD_KAFKA_OFFSET_INVALID;
+  rd_kafka_resp_err_t err = rd_kafka_get_watermark_offsets(c->rk, c->topics[topic_idx], partition, &lo, &hi);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0) return LP_ENOENT;
+  *low = lo < 0 ? 0 : lo;
+  *high = hi;
+  return 0;
 }

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "query/topk.h"
 #include "stages/ingest/ingest.h"
+#include "stages/reputation/snapshot.h"
 
 #define DAY_MS 86400000.0
 
@@ -112,17 +113,23 @@ static double fit(const lp_qplan *p, const lp_lead *l) {
   return n ? sum / n : 0.5;
 }
 
-/* A tool of the query's categories removed within the churn window (event time). */
-static int churn_trigger(const lp_qplan *p, const lp_lead *l) {
-  int64_t since = p->now_ms - p->cfg->scoring.churn_window_ms;
-  for (uint32_t k = 0; k < l->n_churn; k++) {
+/* The churn trigger (docs/scoring-v0.md): a tool of the query's categories removed within
+ * scoring.churn_window of now and not in use again since (lp_lead_uses_tech), graded by the newest such
+ * removal: 1 today, falling linearly to 0.5 at the window's edge, 0 without one. */
+static double churn_trigger(const lp_qplan *p, const lp_lead *l) {
+  int64_t window = p->cfg->scoring.churn_window_ms, newest = INT64_MIN;
+  for (uint32_t k = 0; p->tech && k < l->n_churn; k++) {
     const lp_churn *c = &l->churn[k];
-    if (c->added || c->ts_ms < since) continue;
-    const lp_tech_info *t = p->tech && c->tech_id != LP_TECH_NONE ? lp_techtable_at(p->tech, c->tech_id) : NULL;
-    for (uint32_t i = 0; t && i < t->n_categories; i++)
-      if (t->categories[i] < p->n_churn_categories && p->churn_category[t->categories[i]]) return 1;
+    if (c->added || c->tech_id == LP_TECH_NONE || c->ts_ms <= p->now_ms - window || c->ts_ms <= newest) continue;
+    const lp_tech_info *t = lp_techtable_at(p->tech, c->tech_id);
+    int in_query = 0;
+    for (uint32_t i = 0; t && i < t->n_categories && !in_query; i++)
+      in_query = t->categories[i] < p->n_churn_categories && p->churn_category[t->categories[i]];
+    if (in_query && !lp_lead_uses_tech(l, c->tech)) newest = c->ts_ms;
   }
-  return 0;
+  if (newest == INT64_MIN) return 0;
+  double age = (double)(p->now_ms - newest) / (double)window;
+  return 1.0 - 0.5 * (age < 0 ? 0 : age > 1 ? 1 : age);
 }
 
 static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_features *f) {
@@ -137,8 +144,22 @@ static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_fea
   f->churn = churn_trigger(p, l);
   f->miners = l->n_miners;
   f->agreement = f->miners > 1 ? (double)(f->miners - 1) / f->miners : 0.0;
-  /* The Beta(1,1) prior mean: the reputation stage replaces it with each miner's estimate. */
-  f->reputation = 0.5;
+  /* The mean reputation of the distinct miners behind the lead's evidence, from this worker's snapshot
+   * (the prior, 0.5, without the reputation stage or without evidence). */
+  const lp_rep_snapshot *rep = lp_rep_snapshot_current();
+  double sum = 0;
+  uint32_t distinct = 0;
+  /* Without estimates every miner is the prior: skip the walk. One miner: no dedupe needed. */
+  uint32_t walk = lp_rep_snapshot_size(rep) == 0 ? 0 : l->n_miners == 1 && l->n_ev > 0 ? 1 : l->n_ev;
+  for (uint32_t i = 0; i < walk; i++) {
+    const char *m = l->ev[i].miner;
+    int seen = m == NULL;
+    for (uint32_t j = 0; j < i && !seen; j++) seen = l->ev[j].miner != NULL && strcmp(l->ev[j].miner, m) == 0;
+    if (seen) continue;
+    sum += lp_rep_snapshot_mean(rep, m, strlen(m));
+    distinct++;
+  }
+  f->reputation = distinct > 0 ? sum / distinct : lp_rep_snapshot_mean(rep, NULL, 0);
 }
 
 double lp_v0_score(const lp_config *cfg, const lp_v0_features *f) {
@@ -170,16 +191,41 @@ static void consider(const lp_qplan *p, const lp_lead *l, double bm25, lp_topk *
   lp_topk_push(top, score, l->domain, c, NULL);
 }
 
-static void run_shard(const lp_qplan *p, lp_shard *sh, lp_topk *top, cand *pool, size_t *n_pool, size_t *scored,
-                      lp_index_hit *hits, size_t cap_hits) {
+/* BM25 candidates over all of this worker's shards at once: statistics summed over the shards (so that
+ * their scores compare, and a small shard's idf does not drift from the rest), and one WAND top-k whose
+ * threshold carries from shard to shard, so each shard skips what cannot beat the best found so far. The
+ * answer is the worker's scoring.candidates best by text match, the same as merging every shard's own
+ * top list (tests/index/test_shared.c). Returns 0 when the index could not answer. */
+static int text_candidates(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_index_hit *hits,
+                           size_t cap_hits, size_t *nh) {
+  uint64_t df[LP_INDEX_MAX_QUERY_TERMS] = { 0 }, n_docs = 0;
+  double sum_dl = 0;
+  size_t nq = p->n_terms < LP_INDEX_MAX_QUERY_TERMS ? p->n_terms : LP_INDEX_MAX_QUERY_TERMS;
+  *nh = 0;
+  for (size_t i = 0; i < n; i++) lp_index_collstats_add(shards[i]->index, p->terms, nq, &n_docs, &sum_dl, df);
+  if (n_docs == 0 || !(sum_dl > 0)) return 1;
+  lp_index_collstats cs = { n_docs, sum_dl / (double)n_docs, df };
+  lp_index_heap h;
+  lp_index_heap_init(&h, hits, cap_hits);
+  for (size_t i = 0; i < n; i++)
+    if (lp_index_topk_into(shards[i]->index, p->terms, nq, &cs, (uint32_t)i, &h) != LP_OK) return 0;
+  *nh = lp_index_heap_finish(&h);
+  return 1;
+}
+
+static void run_shards(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_topk *top, cand *pool,
+                       size_t *n_pool, size_t *scored, lp_index_hit *hits, size_t cap_hits) {
   if (p->n_terms > 0) {
     size_t nh = 0;
-    if (lp_index_topk(sh->index, p->terms, p->n_terms, NULL, cap_hits, hits, &nh) != LP_OK) return;
+    if (!text_candidates(p, shards, n, hits, cap_hits, &nh)) return;
     for (size_t i = 0; i < nh; i++)
-      consider(p, lp_leads_by_doc(&sh->leads, hits[i].doc), hits[i].score, top, pool, n_pool, scored);
+      consider(p, lp_leads_by_doc(&shards[hits[i].shard]->leads, hits[i].doc), hits[i].score, top, pool, n_pool,
+               scored);
     return;
   }
-  for (uint32_t d = 0; d < sh->leads.n_docs; d++) consider(p, sh->leads.by_doc[d], 0, top, pool, n_pool, scored);
+  for (size_t i = 0; i < n; i++)
+    for (uint32_t d = 0; d < shards[i]->leads.n_docs; d++)
+      consider(p, shards[i]->leads.by_doc[d], 0, top, pool, n_pool, scored);
 }
 
 /* ---- rendering ------------------------------------------------------------------------------------ */
@@ -276,7 +322,7 @@ void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresu
     return;
   }
   size_t n_pool = 0;
-  for (size_t i = 0; i < n; i++) run_shard(p, shards[i], &top, pool, &n_pool, &out->candidates, hits, cap_hits);
+  run_shards(p, shards, n, &top, pool, &n_pool, &out->candidates, hits, cap_hits);
   size_t m;
   lp_topk_entry *e = lp_topk_sorted(&top, &m);
   out->hits = lp_calloc(m ? m : 1, sizeof(lp_qhit));

@@ -34,5 +34,10 @@ typedef struct lp_credit {
 void lp__credit_collect(struct lp_shard *sh, const lp_outcome *o, lp_credit *c);
 /* Reactor thread: o was applied; c as filled by lp__credit_collect. */
 void lp__credit_apply(struct lp_server *srv, const lp_outcome *o, const lp_credit *c);
+/* Reactor thread: sends the workers a new reputation snapshot when the table changed and either
+ * [stage.reputation] publish_interval passed since the last one or publish_every outcomes arrived; else,
+ * when it changed, arms a one-shot timer for the rest of the interval. Called after each credit and before
+ * a query is scattered. Nothing without the reputation stage, without workers, or while shutting down. */
+void lp__credit_publish_due(struct lp_server *srv);
 
 #endif

@@ -4,8 +4,12 @@
  *
  * The table lives on the reactor (every ingest result comes back there) and holds at most
  * ingest.max_miners miners; past that, new miners are counted together under "(other)" so that a flood of
- * invented miner names cannot eat memory. Until the reputation stage publishes estimates, a miner's
- * reputation is the Beta(1, 1) prior: mean 0.5, 95 % interval [0.025, 0.975].
+ * invented miner names cannot eat memory.
+ *
+ * Reputation: the reputation stage's estimate (stages/reputation/, written by its describe_miner under
+ * "reputation"); without that stage, the Beta(1, 1) prior: mean 0.5, 95 % interval [0.025, 0.975].
+ * status: "throttled" while the miner's latest snippet was dropped as throttled, else "low_reputation"
+ * when the whole 95 % interval lies below [stage.reputation] low_reputation, else "ok".
  */
 #include <llhttp.h>
 #include <stdio.h>
@@ -15,9 +19,17 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "server/credit.h"
 #include "server/server_int.h"
+#include "stages/reputation/reputation.h"
 
 #define OTHER "(other)"
+
+/* A row: the shared counts, and what only this file needs. */
+typedef struct miner_row {
+  lp_miner_stat s;            /* first: rows are handed out as lp_miner_stat * */
+  int throttled_now;          /* the latest snippet was dropped with "throttled" */
+} miner_row;
 
 struct lp_miner_table {
   lp_miner_stat **slots;
@@ -83,7 +95,7 @@ lp_miner_stat *lp__miners_get(lp_miner_table *t, const char *id, size_t len) {
   lp_miner_stat *m = lp__miners_find(t, id, len);
   if (m != NULL) return m;
   if (t->n >= t->max || ((t->n + 1) * 4 > t->cap * 3 && grow(t) != LP_OK)) return &t->other;
-  m = lp_calloc(1, sizeof(*m));
+  m = lp_calloc(1, sizeof(miner_row));
   if (m == NULL || (m->id = lp_strndup(id, len)) == NULL) {
     lp_free(m);
     return &t->other;
@@ -104,24 +116,45 @@ void lp__miners_count(lp_miner_table *t, const char *id, size_t len, const char 
   if (result == NULL) m->accepted++;
   else if (strcmp(result, "throttled") == 0 || strcmp(result, "near_duplicate") == 0) m->throttled++;
   else m->rejected++;
+  if (m != &t->other) ((miner_row *)m)->throttled_now = result != NULL && strcmp(result, "throttled") == 0;
 }
 
 /* ---- routes --------------------------------------------------------------------------------------- */
 
+/* Only rows of the table carry the flag (not "(other)", not a miner known from its reputation only). */
+static int throttled_now(const lp_miner_table *t, const lp_miner_stat *m) {
+  return m != &t->other && lp__miners_find(t, m->id, strlen(m->id)) == m && ((const miner_row *)m)->throttled_now;
+}
+
+/* {"miner","reputation":{...},"accepted","throttled","rejected","status",...} and the global stages' view
+ * of the miner under their names (the throttle's bucket; the reputation stage's estimate). */
 static void miner_json(lp_server *srv, const lp_miner_stat *m, lp_buf *b) {
+  lp_str id = { m->id, strlen(m->id) };
+  lp_rep *rep = lp_rep_active();
+  lp_rep_estimate e;
+  if (rep != NULL) lp_rep_estimate_get(rep, id, &e);
+  const char *status = throttled_now(srv->miners, m) ? "throttled"
+                       : rep != NULL && e.high < lp_rep_conf_get(rep)->low_reputation ? "low_reputation"
+                                                                                      : "ok";
   lp_buf_puts(b, "{\"miner\":");
-  lp_buf_json_str(b, m->id, strlen(m->id));
-  lp_buf_printf(b, ",\"reputation\":{\"mean\":0.5,\"low\":0.025,\"high\":0.975,\"source\":\"prior\"},"
-                   "\"accepted\":%llu,\"throttled\":%llu,\"rejected\":%llu,\"status\":\"active\","
-                   "\"first_seen_ms\":%lld,\"last_seen_ms\":%lld}",
+  lp_buf_json_str(b, id.ptr, id.len);
+  lp_buf_printf(b, ",\"accepted\":%llu,\"throttled\":%llu,\"rejected\":%llu,\"status\":\"%s\","
+                   "\"first_seen_ms\":%lld,\"last_seen_ms\":%lld",
                 (unsigned long long)m->accepted, (unsigned long long)m->throttled, (unsigned long long)m->rejected,
-                (long long)m->first_ms, (long long)m->last_ms);
-  /* The global stages' view of the miner (the throttle's bucket and flag rate), under their names. */
-  if (srv->stages != NULL && b->len > 0) {
-    b->len--;  /* reopen the object */
-    lp_stages_describe_miner(srv->stages, (lp_str){ m->id, strlen(m->id) }, b);
-    lp_buf_puts(b, "}");
+                status, (long long)m->first_ms, (long long)m->last_ms);
+  size_t stages_at = b->len;
+  if (srv->stages != NULL) lp_stages_describe_miner(srv->stages, id, b);
+  /* The reputation stage wrote "reputation"; without it (or if it failed), the prior. */
+  int has = 0;
+  for (size_t i = stages_at; !has && b->data != NULL && i + 15 <= b->len; i++)
+    has = memcmp(b->data + i, ",\"reputation\":{", 15) == 0;
+  if (!has) {
+    lp_rep_estimate prior = { 0.5, 0.025, 0.975, 0, 0, 0, 0 };
+    if (rep != NULL) prior = e;
+    lp_buf_puts(b, ",\"reputation\":");
+    lp_rep_estimate_json(&prior, b);
   }
+  lp_buf_puts(b, "}");
 }
 
 static int cmp_id(const void *a, const void *b) {
@@ -185,7 +218,20 @@ void lp__route_miner(lp_http_req *req, lp_str param, void *ud) {
   lp_miner_stat *m = param.len == strlen(OTHER) && memcmp(param.ptr, OTHER, param.len) == 0
                          ? &srv->miners->other
                          : lp__miners_find(srv->miners, param.ptr, param.len);
-  if (m == NULL || m->last_ms == 0) {
+  /* A miner this instance has not counted since it started may still have a restored reputation. */
+  char id[LP_MINER_ID_MAX + 1];
+  lp_miner_stat restored = { 0 };
+  lp_rep_estimate e;
+  if ((m == NULL || m->last_ms == 0) && lp_rep_active() != NULL && param.len <= LP_MINER_ID_MAX) {
+    lp_rep_estimate_get(lp_rep_active(), param, &e);
+    if (e.known) {
+      memcpy(id, param.ptr, param.len);
+      id[param.len] = '\0';
+      restored.id = id;
+      m = &restored;
+    }
+  }
+  if (m == NULL || (m->last_ms == 0 && m != &restored)) {
     lp_http_respond_error(req, 404, "not_found", "no miner %.*s", (int)(param.len > 64 ? 64 : param.len), param.ptr);
     return;
   }

@@ -11,7 +11,9 @@
 #include "base/log.h"
 #include "http/router.h"
 #include "lp_version.h"
+#include "server/console.h"
 #include "server/server_int.h"
+#include "server/stream_int.h"
 
 static void route_healthz(lp_http_req *req, lp_str param, void *ud) {
   (void)param;
@@ -22,12 +24,15 @@ static void route_healthz(lp_http_req *req, lp_str param, void *ud) {
 static void route_readyz(lp_http_req *req, lp_str param, void *ud) {
   lp_server *srv = ud;
   (void)param;
-  if (srv->ready) {
+  char why[160] = "";
+  /* Contract: ready once state is restored (srv->ready) and the consumer is caught up (stream.c). */
+  if (srv->ready && lp__stream_ready(srv, why, sizeof(why))) {
     lp_http_respond(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
     return;
   }
   lp_http_add_header(req, "Retry-After", "1");
-  lp_http_respond_error(req, 503, "not_ready", "%s", srv->not_ready_reason[0] ? srv->not_ready_reason : "starting");
+  lp_http_respond_error(req, 503, "not_ready", "%s",
+                        !srv->ready ? (srv->not_ready_reason[0] ? srv->not_ready_reason : "starting") : why);
 }
 
 static void route_metrics(lp_http_req *req, lp_str param, void *ud) {
@@ -55,20 +60,25 @@ static void route_status(lp_http_req *req, lp_str param, void *ud) {
                 LP_GIT_REV, (double)(lp_now_ms() - srv->started_ms) / 1000.0, srv->ready ? "true" : "false");
   lp_buf_json_str(&b, c->server.listen, strlen(c->server.listen));
   lp_buf_printf(&b, ",\"workers\":%u,\"shards\":%u,\"partitions\":[", workers, shards);
-  for (uint32_t s = 0; s < shards; s++) lp_buf_printf(&b, s ? ",%u" : "%u", s);
+  /* The partitions this instance owns: every shard without Kafka, else what the consumer group assigned. */
+  for (uint32_t s = 0, n = 0; s < shards; s++)
+    if (srv->stream == NULL || lp__stream_owns(srv, 0, (int32_t)s)) lp_buf_printf(&b, n++ ? ",%u" : "%u", s);
   lp_buf_puts(&b, "],\"stages\":[");
   for (size_t i = 0; srv->stages && i < lp_stages_count(srv->stages); i++) {
     const lp_stage_desc *d = lp_stages_desc(srv->stages, i);
     if (i) lp_buf_puts(&b, ",");
     lp_buf_json_str(&b, d->name, strlen(d->name));
   }
-  /* Kafka, Redis checkpoints and peers arrive with their own issues; until then this instance says plainly
-   * that it runs alone on HTTP ingest. */
-  lp_buf_puts(&b, "],\"kafka\":{\"mode\":\"off\"},\"redis\":{\"endpoint\":");
+  /* Redis checkpoints and peers arrive with their own issues. */
+  lp_buf_puts(&b, "],");
+  lp__stream_status(srv, &b);
+  lp_buf_puts(&b, ",\"redis\":{\"endpoint\":");
   if (c->redis.endpoint[0]) lp_buf_json_str(&b, c->redis.endpoint, strlen(c->redis.endpoint));
   else lp_buf_puts(&b, "null");
-  lp_buf_printf(&b, ",\"last_checkpoint\":null},\"peers\":[],\"model\":null,\"backlog\":%zu}",
-                srv->workers ? lp_workers_in_flight(srv->workers) : 0);
+  lp_buf_printf(&b, ",\"last_checkpoint\":null},\"peers\":[],\"model\":null,\"backlog\":%zu,"
+                "\"memory\":{\"rss\":%llu,\"max\":%lld,\"high\":%s}}",
+                srv->workers ? lp_workers_in_flight(srv->workers) : 0, (unsigned long long)srv->rss_bytes,
+                (long long)c->server.max_memory, srv->memory_high ? "true" : "false");
   size_t len;
   char *body = lp_buf_steal(&b, &len);
   lp_http_respond_take(req, 200, "application/json", body, len);
@@ -126,7 +136,7 @@ static void route_lead_get(lp_http_req *req, lp_str param, void *ud) {
   }
   g->req = req;
   g->hash = lp_domain_hash(g->domain, g->len);
-  g->shard = lp_shard_of(g->hash, (uint32_t)srv->cfg->server.shards);
+  g->shard = lp_partition_of(g->domain, g->len, (uint32_t)srv->cfg->server.shards);
   g->msg.run = lead_get_run;
   g->msg.done = lead_get_done;
   lp_workers_send_shard(srv->workers, g->shard, &g->msg);
@@ -145,6 +155,10 @@ static const lp_route routes[] = {
   { HTTP_POST, "/v1/leads", "/v1/leads", lp__route_leads },
   { HTTP_GET, "/v1/miners", "/v1/miners", lp__route_miners },
   { HTTP_GET, "/v1/miners/{id}", "/v1/miners/{id}", lp__route_miner },
+  { HTTP_GET, "/", "/", lp__route_console },
+  { HTTP_GET, "/docs", "/docs", lp__route_docs },
+  { HTTP_GET, "/openapi.json", "/openapi.json", lp__route_openapi },
+  { HTTP_GET, "/assets/{name}", "/assets/{name}", lp__route_asset },
 };
 
 void lp__server_handle(lp_http_req *req, void *ud) {

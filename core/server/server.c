@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/archive.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/file.h"
@@ -28,6 +29,24 @@ static void worker_state_free(lp_worker *w) {
   lp_free(st->shards);
   lp_free(st);
   lp_worker_set_data(w, NULL);
+}
+
+/* A snapshot written before the shard function became Kafka's partitioner (XXH3 & (shards - 1)) holds leads
+ * that now belong to other shards: refuse it, loudly, rather than serve leads from the wrong shard. */
+static int check_partitioner(lp_shard *sh, uint32_t s, uint32_t shards, const char *dir) {
+  for (size_t i = 0; i < sh->leads.cap; i++) {
+    const lp_lead *l = sh->leads.slots[i];
+    if (l == NULL || l->domain == NULL) continue;
+    uint32_t want = lp_partition_of(l->domain, strlen(l->domain), shards);
+    if (want == s) continue;
+    lp_log_error("shard snapshot uses the old shard function",
+                 "shard=%u dir=%s lead=%s belongs_to=%u hint=\"snapshots written before shards followed Kafka's "
+                 "murmur2 partitioner cannot be loaded: move the shard files of this folder away and re-ingest "
+                 "(replay the Kafka topics from the beginning)\"",
+                 s, dir, l->domain, want);
+    return LP_ECONFIG;
+  }
+  return LP_OK;
 }
 
 static int worker_thread_start(lp_worker *w, void *ud) {
@@ -63,12 +82,16 @@ static int worker_thread_start(lp_worker *w, void *ud) {
       return rc;
     }
     st->n++;
-    if (dir && dir[0]) {
+    if (dir && dir[0] && !srv->cfg->redis.endpoint[0]) {  /* with Redis, the checkpoint is the state */
       char err[512] = "";
       rc = lp_shard_load_file(sh, dir, err, sizeof(err));
       if (rc != LP_OK && rc != LP_ENOENT) {
         /* A snapshot we cannot read is refused loudly: starting empty would silently lose state. */
         lp_log_error("cannot restore shard", "shard=%u err=\"%s\"", s, err);
+        worker_state_free(w);
+        return rc;
+      }
+      if (rc == LP_OK && (rc = check_partitioner(sh, s, wc->shards, dir)) != LP_OK) {
         worker_state_free(w);
         return rc;
       }
@@ -81,7 +104,7 @@ static void worker_thread_stop(lp_worker *w, void *ud) {
   lp_server *srv = ud;
   lp_worker_state *st = lp_worker_data(w);
   if (st == NULL) return;
-  const char *dir = srv->cfg->server.state_dir;
+  const char *dir = srv->cfg->redis.endpoint[0] ? "" : srv->cfg->server.state_dir;
   size_t saved = 0;
   for (uint32_t i = 0; i < st->n; i++) {
     if (dir && dir[0]) {
@@ -209,6 +232,40 @@ void lp__count_result(lp_server *srv, int outcomes, const char *result) {
     srv->result_cache[srv->n_result_cache++] = (typeof(srv->result_cache[0])){ outcomes, result, m };
 }
 
+/* ---- memory ceiling and backpressure --------------------------------------------------------------- */
+
+#define PRESSURE_INTERVAL_MS 50
+
+/* The resident set from /proc/self/statm (one small read; 0 when unreadable). */
+static uint64_t read_rss(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long long size = 0, res = 0;
+  if (f == NULL) return 0;
+  int n = fscanf(f, "%llu %llu", &size, &res);
+  fclose(f);
+  return n == 2 ? (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Every PRESSURE_INTERVAL_MS: memory against server.max_memory (high at 90%, cleared under 80%), then the
+ * consumer's paused partitions (stream.c). */
+static void on_pressure(uv_timer_t *t) {
+  lp_server *srv = t->data;
+  uint64_t max = (uint64_t)srv->cfg->server.max_memory;
+  srv->rss_bytes = read_rss();
+  if (max > 0 && srv->rss_bytes > 0) {
+    if (!srv->memory_high && srv->rss_bytes > max / 10 * 9) {
+      srv->memory_high = 1;
+      lp_log_warn("memory near the ceiling: pausing ingest", "rss=%llu max_memory=%llu",
+                  (unsigned long long)srv->rss_bytes, (unsigned long long)max);
+    } else if (srv->memory_high && srv->rss_bytes < max / 10 * 8) {
+      srv->memory_high = 0;
+      lp_log_info("memory under the ceiling again: resuming ingest", "rss=%llu max_memory=%llu",
+                  (unsigned long long)srv->rss_bytes, (unsigned long long)max);
+    }
+  }
+  lp__stream_tick(srv, lp_now_ms());
+}
+
 /* ---- shutdown ------------------------------------------------------------------------------------- */
 
 static void close_handle(uv_handle_t *h) {
@@ -252,19 +309,34 @@ static int load_global(lp_server *srv) {
 static void workers_stopped(void *arg) {
   lp_server *srv = arg;
   save_global(srv);
+  lp_archive_close(lp_archive_active());  /* writes what is buffered, then lets the loop end */
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->shutdown_timer);
+  close_handle((uv_handle_t *)&srv->pressure_timer);
   lp_log_info("stopped", "exit=%d", srv->exit_code);
+}
+
+static void ckpt_stopped(void *arg) {
+  lp_server *srv = arg;
+  /* No event can come any more: drain the rings, save the shards, join the workers. */
+  if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
+  else workers_stopped(srv);
+}
+
+static void stream_stopped(void *arg) {
+  lp_server *srv = arg;
+  /* With Redis: a last checkpoint of the drained state, then Redis closes (checkpoint.c). */
+  lp__ckpt_stop(srv, ckpt_stopped, srv);
 }
 
 static void http_closed(void *arg) {
   lp_server *srv = arg;
   srv->http = NULL;
-  /* No request can come any more: drain the rings, save the shards, join the workers. */
-  if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
-  else workers_stopped(srv);
+  /* No request can come any more: leave the consumer group, finish the records in flight, flush the
+   * producer (stream.c), then the workers. */
+  lp__stream_stop(srv, stream_stopped, srv);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t) {
@@ -287,6 +359,11 @@ static void begin_shutdown(lp_server *srv, const char *why) {
   uv_timer_start(&srv->shutdown_timer, on_shutdown_timeout, (uint64_t)srv->cfg->server.shutdown_timeout_ms, 0);
   if (srv->http) lp_http_server_close(srv->http, 0, http_closed, srv);
   else http_closed(srv);
+}
+
+void lp__server_fail(lp_server *srv, const char *why) {
+  srv->exit_code = 1;
+  begin_shutdown(srv, why);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -370,8 +447,14 @@ static int start(lp_server *srv) {
     lp_log_error("cannot load stages", "err=\"%s\"", err);
     return rc;
   }
-  if ((rc = load_global(srv)) != LP_OK) return rc;
+  /* With Redis the checkpoint holds the global state (checkpoint.c); else the file beside the shards. */
+  if (!srv->cfg->redis.endpoint[0] && (rc = load_global(srv)) != LP_OK) return rc;
+  if ((rc = lp_archive_start(&srv->loop, srv->metrics, NULL)) != LP_OK) return rc;
   if ((rc = start_workers(srv)) != LP_OK) return rc;
+  if ((rc = lp__tickets_new(srv)) != LP_OK) return rc;
+  /* With Redis, Kafka starts once the checkpoint is restored (and /readyz says so meanwhile). */
+  if ((rc = srv->cfg->redis.endpoint[0] ? lp__ckpt_start(srv) : lp__stream_start(srv)) != LP_OK) return rc;
+  uv_timer_start(&srv->pressure_timer, on_pressure, PRESSURE_INTERVAL_MS, PRESSURE_INTERVAL_MS);
   return start_http(srv);
 }
 
@@ -387,24 +470,31 @@ int lp_server_run(lp_config *cfg) {
   uv_signal_init(&srv->loop, &srv->sigterm);
   uv_signal_init(&srv->loop, &srv->sighup);
   uv_timer_init(&srv->loop, &srv->shutdown_timer);
+  uv_timer_init(&srv->loop, &srv->pressure_timer);
   srv->sigint.data = srv->sigterm.data = srv->sighup.data = srv->shutdown_timer.data = srv;
+  srv->pressure_timer.data = srv;
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
   uv_signal_start(&srv->sighup, on_signal, SIGHUP);
 
   int rc = start(srv);
-  if (rc == LP_OK) {
+  if (rc == LP_OK && srv->ckpt == NULL) {
     srv->ready = 1;
     srv->not_ready_reason[0] = '\0';
     lp_log_info("ready", "listen=%s", cfg->server.listen);
+  } else if (rc == LP_OK) {
+    lp_log_info("serving queries; ingest waits for the restore", "listen=%s", cfg->server.listen);
   } else {
     srv->exit_code = 1;
     srv->shutting_down = 1;
-    if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
-    else workers_stopped(srv);
+    lp__stream_stop(srv, stream_stopped, srv);
   }
   uv_run(&srv->loop, UV_RUN_DEFAULT);
   int exit_code = srv->exit_code;
+  lp__stream_free(srv);
+  lp__ckpt_free(srv);
+  lp__tickets_free(srv);
+  lp_archive_free(lp_archive_active());
   lp_workers_free(srv->workers);
   if (uv_loop_close(&srv->loop) != 0) lp_log_warn("loop closed with handles open", "%s", "");
   lp_stages_free(srv->stages);

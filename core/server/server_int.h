@@ -26,6 +26,9 @@ typedef struct lp_miner_table lp_miner_table;
 #define LP_ROUTE_CACHE 64
 #define LP_RESULT_CACHE 64
 
+struct lp_stream;
+struct lp_tickets;
+
 typedef struct lp_server {
   lp_config *cfg;
   uv_loop_t loop;
@@ -48,6 +51,13 @@ typedef struct lp_server {
   int exit_code;
   int64_t started_ms;
   char not_ready_reason[128];
+
+  struct lp_stream *stream;        /* Kafka (stream.c); NULL when kafka.mode resolves to off */
+  struct lp_tickets *tickets;      /* HTTP ingest items waiting for Kafka (ingest_kafka.c) */
+  struct lp_ckpt_wire *ckpt;       /* checkpoints to Redis (checkpoint.c); NULL without redis.endpoint */
+  uv_timer_t pressure_timer;       /* memory ceiling and backpressure (server.c, stream.c) */
+  uint64_t rss_bytes;              /* resident set, read by the pressure timer */
+  int memory_high;                 /* rss over 90% of server.max_memory, until it falls under 80% */
 
   /* metrics, looked up once */
   lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
@@ -96,7 +106,138 @@ void lp__route_leads(lp_http_req *req, lp_str param, void *ud);
 /* Counts one snippet/outcome result in leadpoet_snippets_total{result} / leadpoet_outcomes_total{event}. */
 void lp__count_result(lp_server *srv, int outcomes, const char *result);
 
-/* Admission: LP_OK, or answers 503 itself and returns LP_EAGAIN. */
+/* Admission: LP_OK, or answers itself (503 not ready, 429 + Retry-After under backpressure: the memory
+ * ceiling or a worker's backlog over its bound) and returns LP_EAGAIN. */
 int lp__admit_ingest(lp_server *srv, lp_http_req *req);
+/* 1 when worker i holds server.ring_capacity messages or more (its ring is full and more wait): the
+ * consumer pauses that worker's partitions, HTTP ingest answers 429. */
+int lp__worker_over(const lp_server *srv, uint32_t worker);
+
+/* ---- apply.c: the one path from a decoded event to the shards (HTTP direct and Kafka) ---------------- */
+
+#define LP_APPLY_BATCH 256
+
+/* An item's fate, on the reactor, after the shared accounting (counters, miner counts, credit): code NULL
+ * = applied, else the stage's drop code (static string). item is freed right after the call. */
+typedef void (*lp_apply_done_fn)(void *ctx, uintptr_t tag, const void *item, const char *code);
+
+typedef struct lp_apply_batch lp_apply_batch;
+typedef struct lp_applier {
+  lp_server *srv;
+  int outcomes;
+  lp_apply_done_fn done;
+  void *ctx;
+  lp_apply_batch **open;     /* per worker: the batch being filled */
+  size_t pending;            /* items added since init */
+} lp_applier;
+
+/* Sets up an applier (items of one kind). LP_ENOMEM. Reactor thread. */
+int lp__applier_init(lp_applier *a, lp_server *srv, int outcomes, lp_apply_done_fn done, void *ctx);
+/* Takes item (lp_snippet * / lp_outcome *, lp_malloc'd) for the worker of shard; a full batch goes at
+ * once. Returns LP_OK, or LP_ENOMEM (item not taken). done(ctx, tag, ...) runs once per taken item. */
+int lp__applier_add(lp_applier *a, void *item, uint32_t shard, uintptr_t tag);
+/* Sends every partly filled batch. */
+void lp__applier_flush(lp_applier *a);
+/* Frees the items of unsent batches without calling done; returns how many. */
+size_t lp__applier_discard(lp_applier *a);
+/* Discards and frees the applier's own memory (batches in flight are not touched). */
+void lp__applier_fini(lp_applier *a);
+/* Decodes one item (exactly one of json / mp) with the strict decoders. LP_OK with *item (caller owns)
+ * and *shard; else rej filled (code static) and the rejection counted against the miner when readable,
+ * not in leadpoet_snippets_total (the caller counts). */
+int lp__ingest_decode(lp_server *srv, int outcomes, const json_t *json, const msgpack_object *mp, int64_t now_ms,
+                      void **item, uint32_t *shard, lp_reject *rej);
+/* The global stages (the throttle) on a decoded item: LP_OK, or LP_EINVAL with rej filled (counted against
+ * the miner; the caller still owns item and counts the code). */
+int lp__ingest_admit(lp_server *srv, int outcomes, void *item, lp_reject *rej);
+
+/* ---- stream.c: Kafka in serve (kafka.mode) ---------------------------------------------------------- */
+
+/* Resolves kafka.mode; embedded starts the mock cluster; then producer and consumer (partition check:
+ * LP_ECONFIG with the reason logged). LP_OK with srv->stream NULL in mode off. Reactor, at start. */
+int lp__stream_start(lp_server *srv);
+/* Leaves the group, waits for in-flight records, flushes the producer; then done(arg). Reactor. */
+void lp__stream_stop(lp_server *srv, void (*done)(void *arg), void *arg);
+/* Frees what is left after the loop ended (the mock cluster). Main thread. */
+void lp__stream_free(lp_server *srv);
+/* Pressure timer: resumes partitions paused for backpressure once their worker drained and memory is
+ * under the ceiling; refreshes the lag gauges. Reactor. */
+void lp__stream_tick(lp_server *srv, int64_t now_ms);
+/* Whether a record delivered to that partition is applied by this instance: owned, or embedded mode. */
+int lp__stream_will_apply(const lp_server *srv, int outcomes, int32_t partition);
+/* Appends ,"kafka":{...} for /v1/status (mode off too), and the owned partitions list as "partitions". */
+void lp__stream_status(lp_server *srv, lp_buf *b);
+/* Whether this instance consumes partition p of the snippets (outcomes = 1: outcomes) topic. */
+int lp__stream_owns(const lp_server *srv, int outcomes, int32_t partition);
+/* Produces one value to the snippets/outcomes topic, partition = shard, key = canonical domain, header
+ * content-type, and leadpoet-ticket when ticket != NULL. cb(ud, err, ...) on the loop. LP_OK, LP_EAGAIN
+ * (queue full), LP_ESTATE (closing). Reactor. */
+int lp__stream_produce(lp_server *srv, int outcomes, int32_t partition, const char *key, size_t key_len,
+                       const void *value, size_t value_len, const char *content_type, const char *ticket,
+                       void (*cb)(void *ud, int err, const char *reason, int32_t partition, int64_t offset),
+                       void *ud);
+
+/* ---- ingest_kafka.c: HTTP ingest through Kafka, answered once applied ------------------------------- */
+
+#define LP_TICKET_HEADER "leadpoet-ticket"
+
+/* Answers a body that failed as a whole (lp_ingest_split_body's rc: 415, 413 or 400) and counts it. */
+void lp__ingest_body_error(lp_http_req *req, lp_server *srv, int outcomes, int rc, const char *media,
+                           const lp_reject *whole);
+/* This process's ticket prefix ("" when Kafka is off). */
+const char *lp__stream_instance(const lp_server *srv);
+/* POST /v1/snippets|outcomes when Kafka is on (called by ingest_http.c after admission). */
+void lp__ingest_kafka(lp_http_req *req, lp_server *srv, int outcomes);
+/* The consumer finished a record whose leadpoet-ticket header (value, len) it read: code NULL applied,
+ * else its drop code. A ticket of another instance or an answered request is ignored. */
+void lp__ticket_done(lp_server *srv, const void *ticket, size_t len, const char *code);
+int lp__tickets_new(lp_server *srv);
+void lp__tickets_free(lp_server *srv);
+
+/* Stops the server with exit code 1 (a failure after start, e.g. a checkpoint that cannot be restored);
+ * why is logged. Reactor (server.c). */
+void lp__server_fail(lp_server *srv, const char *why);
+
+/* stream.c, for the checkpoints: sends partly filled batches now; records taken and not finished; marks
+ * topic_idx/partition applied up to offset so that its assignment starts after it (the checkpoint's). */
+void lp__stream_flush(lp_server *srv);
+size_t lp__stream_in_flight(const lp_server *srv);
+void lp__stream_seek(lp_server *srv, int topic_idx, int32_t partition, int64_t offset);
+
+/* ---- checkpoint.c: exactly-once state in Redis (docs/adr/0013-checkpoint-wiring.md) ------------------ */
+
+/* Without redis.endpoint: LP_OK and nothing (the caller starts Kafka and is ready). Else connects to Redis
+ * and restores the last checkpoint (global state, every shard) in the background; then starts Kafka
+ * (lp__stream_start), seeks it to the stored offsets, sets srv->ready and checkpoints every
+ * checkpoint.interval. LP_ECONFIG (logged) for Redis with kafka.mode off or a bad endpoint. Reactor, at
+ * start, after the workers. */
+int lp__ckpt_start(lp_server *srv);
+/* After the stream stopped: a last checkpoint when anything is not in one, then closes Redis; done(arg)
+ * on the loop. Reactor. */
+void lp__ckpt_stop(lp_server *srv, void (*done)(void *arg), void *arg);
+/* Frees what is left after the loop ended. Main thread. */
+void lp__ckpt_free(lp_server *srv);
+/* 1 while the consumer must not take a record: a checkpoint is aligning, or the un-checkpointed backlog
+ * is over checkpoint.max_backlog. */
+int lp__ckpt_hold(const lp_server *srv);
+/* The stream marked topic_idx/partition applied up to offset (one record finished in order). */
+void lp__ckpt_applied(lp_server *srv, int topic_idx, int32_t partition, int64_t offset);
+/* A record was finished without its effect at shutdown (a purged dead letter or copy): the offsets are
+ * no longer exact, so no final checkpoint is taken (the periodic ones stand). */
+void lp__ckpt_inexact(lp_server *srv);
+/* The stream has no record in flight any more. */
+void lp__ckpt_drained(lp_server *srv);
+/* Embedded mode with Redis: a 202 waits for the checkpoint that holds the items (group commit). */
+int lp__ckpt_group_commit(const lp_server *srv);
+/* Group commit: keeps a finished record's ticket until the next checkpoint lands; 1 when kept (then
+ * lp__ticket_done runs after it), 0 when the caller resolves it now. ticket is copied. */
+int lp__ckpt_hold_ticket(lp_server *srv, const char *ticket, size_t len, const char *code);
+/* The miner table counted a result for id (so the checkpoint can walk the table). */
+void lp__ckpt_note_miner(lp_server *srv, const char *id, size_t len, const char *code);
+/* 1 with why when the un-checkpointed backlog is over its bound (HTTP ingest answers 429). */
+int lp__ckpt_over_backlog(const lp_server *srv, char *why, size_t cap);
+/* "redis":{...} for /v1/status: endpoint, connected, last checkpoint, backlog; or that checkpoints are
+ * off and where state goes instead. */
+void lp__ckpt_status(lp_server *srv, lp_buf *b);
 
 #endif

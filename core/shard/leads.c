@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "text/techtable.h"
+#include "base/clock.h"
+#include "stages/churn/churn.h"
 #include "stages/ingest/ingest.h"
+#include "text/techtable.h"
 #include "worker/worker.h"
 
 int lp_leads_init(lp_lead_table *t, uint32_t evidence_cap) {
@@ -30,14 +32,36 @@ static void evidence_clear(lp_evidence *e) {
   memset(e, 0, sizeof(*e));
 }
 
+void lp__tech_clear(lp_tech *e) {
+  if (e->id == LP_TECH_NONE) lp_free((void *)e->name);
+  e->name = NULL;
+}
+
+void lp__churn_clear(lp_churn *c) {
+  if (c->tech_id == LP_TECH_NONE) lp_free((void *)c->tech);
+  c->tech = NULL;
+}
+
+int lp__lead_churn_reserve(lp_lead *l, uint32_t cap, const lp_techtable *tech, const lp_churn_conf *conf) {
+  if (cap <= l->cap_churn) return LP_OK;
+  lp_churn_ctx *base = l->churn ? (lp_churn_ctx *)(void *)l->churn - 1 : NULL;
+  base = lp_realloc(base, sizeof(lp_churn_ctx) + cap * sizeof(lp_churn));
+  if (base == NULL) return LP_ENOMEM;
+  base->tech = tech;
+  base->conf = conf;
+  l->churn = (lp_churn *)(void *)(base + 1);
+  l->cap_churn = cap;
+  return LP_OK;
+}
+
 void lp__lead_free(lp_lead *l, uint32_t evidence_cap) {
   lp_free(l->domain);
   lp_free(l->name);
   lp_free(l->industry);
-  for (uint32_t i = 0; i < l->n_tech; i++) lp_free(l->tech[i].name);
+  for (uint32_t i = 0; i < l->n_tech + l->n_gone; i++) lp__tech_clear(&l->tech[i]);
   lp_free(l->tech);
-  for (uint32_t i = 0; i < l->n_churn; i++) lp_free(l->churn[i].tech);
-  lp_free(l->churn);
+  for (uint32_t i = 0; i < l->n_churn; i++) lp__churn_clear(&l->churn[i]);
+  if (l->churn) lp_free((lp_churn_ctx *)(void *)l->churn - 1);
   if (l->ev)
     for (uint32_t i = 0; i < evidence_cap; i++) evidence_clear(&l->ev[i]);
   lp_free(l->ev);
@@ -177,72 +201,10 @@ uint32_t lp__lead_count_miners(const lp_lead *l) {
   return n;
 }
 
-/* The canonical name of a technology ("Node.JS" -> "node.js"), lower-cased when the table does not
- * know it. */
-static char *tech_name_t(const lp_techtable *tech, lp_str v) {
-  char buf[256];
-  lp_techtable_canonical(tech, v.ptr, v.len, buf, sizeof(buf));
-  return lp_strdup(buf);
-}
-
-static void churn_push(const lp_lead_table *t, lp_lead *l, lp_str tech, int64_t ts, int added) {
-  if (l->churn == NULL && (l->churn = lp_calloc(LP_LEAD_CHURN_CAP, sizeof(lp_churn))) == NULL) return;
-  lp_churn *c;
-  if (l->n_churn < LP_LEAD_CHURN_CAP) {
-    c = &l->churn[l->n_churn++];
-  } else {
-    c = &l->churn[l->churn_head];
-    l->churn_head = (l->churn_head + 1) % LP_LEAD_CHURN_CAP;
-    lp_free(c->tech);
-  }
-  c->tech = tech_name_t(t->tech, tech);
-  const lp_tech_info *info = t->tech && c->tech ? lp_techtable_find(t->tech, c->tech, strlen(c->tech)) : NULL;
-  c->tech_id = info ? info->id : LP_TECH_NONE;
-  c->ts_ms = ts;
-  c->added = (uint8_t)added;
-}
-
-static int tech_find(const lp_lead *l, const char *name) {
+int lp_lead_uses_tech(const lp_lead *l, const char *name) {
   for (uint32_t i = 0; i < l->n_tech; i++)
-    if (strcmp(l->tech[i].name, name) == 0) return (int)i;
-  return -1;
-}
-
-static void apply_tech(const lp_lead_table *t, lp_lead *l, const lp_snippet *s) {
-  for (uint32_t i = 0; i < s->n_tech_added; i++) {
-    churn_push(t, l, s->tech_added[i], s->ts_ms, 1);
-    char *name = tech_name_t(t->tech, s->tech_added[i]);
-    if (name == NULL) continue;
-    int at = tech_find(l, name);
-    if (at >= 0 || l->n_tech >= LP_LEAD_TECH_CAP) {
-      if (at >= 0 && s->ts_ms < l->tech[at].since_ms) l->tech[at].since_ms = s->ts_ms;
-      lp_free(name);
-      continue;
-    }
-    if (l->n_tech == l->cap_tech) {
-      uint32_t cap = l->cap_tech ? l->cap_tech * 2 : 4;
-      lp_tech *nt = lp_realloc(l->tech, cap * sizeof(lp_tech));
-      if (nt == NULL) {
-        lp_free(name);
-        continue;
-      }
-      l->tech = nt;
-      l->cap_tech = cap;
-    }
-    l->tech[l->n_tech++] = (lp_tech){ name, s->ts_ms };
-  }
-  for (uint32_t i = 0; i < s->n_tech_removed; i++) {
-    churn_push(t, l, s->tech_removed[i], s->ts_ms, 0);
-    char *name = tech_name_t(t->tech, s->tech_removed[i]);
-    if (name == NULL) continue;
-    int at = tech_find(l, name);
-    /* A removal older than the add it would undo is history, not the present. */
-    if (at >= 0 && s->ts_ms >= l->tech[at].since_ms) {
-      lp_free(l->tech[at].name);
-      l->tech[at] = l->tech[--l->n_tech];
-    }
-    lp_free(name);
-  }
+    if (l->tech[i].name == name || strcmp(l->tech[i].name, name) == 0) return 1;
+  return 0;
 }
 
 int lp__leads_insert(lp_lead_table *t, lp_lead *l) {
@@ -264,11 +226,11 @@ int lp_leads_apply_snippet_lead(lp_lead_table *t, const lp_snippet *s, lp_lead *
   if (l == NULL) return LP_ENOMEM;
   apply_firmographics(l, s);
   apply_evidence(l, t->evidence_cap, s);
-  apply_tech(t, l, s);
   l->snippets++;
   if (s->ts_ms < l->first_ts_ms) l->first_ts_ms = s->ts_ms;
   if (s->ts_ms > l->last_ts_ms) l->last_ts_ms = s->ts_ms;
-  return LP_OK;
+  /* The churn ETL's rules (stages/churn/etl.c); a change that found no memory is missing, the rest holds. */
+  return lp_churn_apply(t->churn, t->tech, l, s);
 }
 
 int lp_leads_apply_outcome(lp_lead_table *t, const lp_outcome *o) {
@@ -292,19 +254,12 @@ static int cmp_ev_desc(const void *a, const void *b) {
   return strcmp(x->snippet_id, y->snippet_id);
 }
 
-static void churn_json(const lp_lead *l, lp_buf *b) {
-  lp_buf_puts(b, ",\"churn\":[");
-  for (uint32_t k = 0; k < l->n_churn; k++) {
-    /* oldest first: the ring starts at churn_head once full */
-    const lp_churn *c = &l->churn[(l->churn_head + k) % (l->n_churn < LP_LEAD_CHURN_CAP ? l->n_churn : LP_LEAD_CHURN_CAP)];
-    lp_buf_puts(b, k ? ",{" : "{");
-    json_kv_str(b, "tech", c->tech, 0);
-    lp_buf_printf(b, ",\"change\":\"%s\",\"ts\":%lld}", c->added ? "added" : "removed", (long long)c->ts_ms);
-  }
-  lp_buf_puts(b, "]");
-}
+int lp_lead_to_json(const lp_lead *l, lp_buf *b) { return lp_leads_lead_json(NULL, l, lp_now_ms(), b); }
 
-int lp_lead_to_json(const lp_lead *l, lp_buf *b) {
+int lp_leads_lead_json(const lp_lead_table *t, const lp_lead *l, int64_t now_ms, lp_buf *b) {
+  const lp_churn_ctx *ctx = lp__lead_churn_ctx(l);
+  const lp_techtable *tech = t ? t->tech : ctx ? ctx->tech : NULL;
+  const lp_churn_conf *conf = t ? t->churn : ctx ? ctx->conf : NULL;
   size_t start = b->len;
   lp_buf_puts(b, "{");
   json_kv_str(b, "domain", l->domain, 0);
@@ -328,7 +283,7 @@ int lp_lead_to_json(const lp_lead *l, lp_buf *b) {
     lp_buf_json_str(b, l->tech[i].name, strlen(l->tech[i].name));
   }
   lp_buf_puts(b, "]");
-  churn_json(l, b);
+  lp_churn_json(conf, tech, l, now_ms, b);
   lp_buf_puts(b, ",\"evidence\":[");
   const lp_evidence *order[1024];
   uint32_t n = l->n_ev < 1024 ? l->n_ev : 1024;

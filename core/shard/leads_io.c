@@ -1,12 +1,15 @@
 /*
  * leads_io.c: the lead table to and from msgpack, for snapshots and checkpoints.
  *
- * Layout, version 2:  ["lp-leads", 2, [lead, ...]]
+ * Layout, version 3:  ["lp-leads", 3, [lead, ...]]
  *   lead = [domain, name|nil, industry|nil, country, employees, firmo_ts, first_ts, last_ts, snippets,
- *           [outcome counts...], [[tech, since], ...], [[tech, ts, added], ...] (oldest first),
+ *           [outcome counts...], [[tech, first_seen, last_seen, removed_at], ...] (removed_at 0: in use),
+ *           [[tech, ts, added], ...] (oldest first),
  *           [[snippet_id, miner, kind, ts, text, url|nil], ...],
  *           [[term, weight, last_day], ...]]                      <- version 2: the lead's document
- * Version 1 had no document: its leads come back with an empty one (the next snippet starts it again).
+ * Version 2 kept only the technologies in use, as [tech, since]: they come back in use, first and last
+ * seen at `since`. Version 1 had no document either: its leads come back with an empty one (the next
+ * snippet starts it again).
  * A reader accepts any version <= its own and refuses a newer one by name; every field's type is checked,
  * so a corrupt buffer is an error, never a crash or a half-read lead.
  */
@@ -21,7 +24,7 @@
 #include "worker/worker.h"
 
 #define LEADS_MAGIC "lp-leads"
-#define LEADS_VERSION 2
+#define LEADS_VERSION 3
 
 static int buf_write(void *data, const char *p, size_t n) { return lp_buf_append(data, p, n) == LP_OK ? 0 : -1; }
 
@@ -48,16 +51,17 @@ static void pack_lead(msgpack_packer *pk, const lp_termpool *pool, const lp_lead
   msgpack_pack_uint64(pk, l->snippets);
   msgpack_pack_array(pk, LP_EVENT__COUNT);
   for (uint32_t e = 0; e < LP_EVENT__COUNT; e++) msgpack_pack_uint32(pk, l->outcomes[e]);
-  msgpack_pack_array(pk, l->n_tech);
-  for (uint32_t i = 0; i < l->n_tech; i++) {
-    msgpack_pack_array(pk, 2);
+  msgpack_pack_array(pk, l->n_tech + l->n_gone);
+  for (uint32_t i = 0; i < l->n_tech + l->n_gone; i++) {
+    msgpack_pack_array(pk, 4);
     pack_str(pk, l->tech[i].name);
-    msgpack_pack_int64(pk, l->tech[i].since_ms);
+    msgpack_pack_int64(pk, l->tech[i].first_ms);
+    msgpack_pack_int64(pk, l->tech[i].last_ms);
+    msgpack_pack_int64(pk, i < l->n_tech ? 0 : l->tech[i].removed_ms);
   }
   msgpack_pack_array(pk, l->n_churn);
-  uint32_t ring = l->n_churn < LP_LEAD_CHURN_CAP ? (l->n_churn ? l->n_churn : 1) : LP_LEAD_CHURN_CAP;
   for (uint32_t k = 0; k < l->n_churn; k++) {
-    const lp_churn *c = &l->churn[(l->churn_head + k) % ring];
+    const lp_churn *c = lp__lead_churn_at(l, k);
     msgpack_pack_array(pk, 3);
     pack_str(pk, c->tech);
     msgpack_pack_int64(pk, c->ts_ms);
@@ -138,20 +142,42 @@ static char *str(rd *r, const msgpack_object *o, int nil_ok, const char *what) {
   return lp_strndup(o->via.str.ptr, o->via.str.size);
 }
 
-static int read_tech(rd *r, lp_lead *l, const msgpack_object *o) {
+/* A technology name read from a snapshot: the table's own string when it knows the name (the read copy is
+ * freed), else the copy. */
+static const char *adopt_name(const lp_lead_table *t, char *name, uint32_t *id) {
+  const lp_tech_info *info = t->tech ? lp_techtable_find(t->tech, name, strlen(name)) : NULL;
+  *id = info ? info->id : LP_TECH_NONE;
+  if (info == NULL) return name;
+  lp_free(name);
+  return info->name;
+}
+
+/* Reads the stack (version 3: [name, first, last, removed]; before: [name, since], in use), then puts the
+ * technologies in use before the removed ones. */
+static int read_tech(rd *r, const lp_lead_table *t, lp_lead *l, const msgpack_object *o, int64_t ver) {
   const msgpack_object *a = arr(r, o, 0, "tech is not an array");
   if (a == NULL) return LP_EINVAL;
   uint32_t n = o->via.array.size;
   if (n > LP_LEAD_TECH_CAP) return fail(r, "too many tech entries");
-  l->tech = n ? lp_calloc(n, sizeof(lp_tech)) : NULL;
-  l->cap_tech = n;
+  if (n && (l->tech = lp_calloc(n, sizeof(lp_tech))) == NULL) return fail(r, "out of memory");
+  l->cap_tech = (uint16_t)n;
   for (uint32_t i = 0; i < n && !r->failed; i++) {
-    const msgpack_object *t = arr(r, &a[i], 2, "tech entry");
-    if (t == NULL) break;
-    char *name = str(r, &t[0], 0, "tech name");
-    int64_t since = i64(r, &t[1], "tech since");
+    const msgpack_object *e = arr(r, &a[i], ver >= 3 ? 4 : 2, "tech entry");
+    if (e == NULL) break;
+    char *name = str(r, &e[0], 0, "tech name");
     if (name == NULL) break;
-    l->tech[l->n_tech++] = (lp_tech){ name, since };
+    lp_tech x = { NULL, i64(r, &e[1], "tech first_seen"), 0, 0, LP_TECH_NONE };
+    x.last_ms = ver >= 3 ? i64(r, &e[2], "tech last_seen") : x.first_ms;
+    x.removed_ms = ver >= 3 ? i64(r, &e[3], "tech removed_at") : 0;
+    x.name = adopt_name(t, name, &x.id);
+    /* in use ones go to the front, the first removed one moving behind them */
+    l->tech[l->n_tech + l->n_gone] = x;
+    if (x.removed_ms != 0) {
+      l->n_gone++;
+    } else {
+      l->tech[l->n_tech + l->n_gone] = l->tech[l->n_tech];
+      l->tech[l->n_tech++] = x;
+    }
   }
   return r->failed ? LP_EINVAL : LP_OK;
 }
@@ -161,16 +187,16 @@ static int read_churn(rd *r, const lp_lead_table *t, lp_lead *l, const msgpack_o
   if (a == NULL) return LP_EINVAL;
   uint32_t n = o->via.array.size;
   if (n > LP_LEAD_CHURN_CAP) return fail(r, "too many churn entries");
-  if (n) l->churn = lp_calloc(LP_LEAD_CHURN_CAP, sizeof(lp_churn));
+  if (n && lp__lead_churn_reserve(l, n, t->tech, t->churn) != LP_OK) return fail(r, "out of memory");
   for (uint32_t i = 0; i < n && !r->failed; i++) {
     const msgpack_object *c = arr(r, &a[i], 3, "churn entry");
     if (c == NULL) break;
     if (c[2].type != MSGPACK_OBJECT_BOOLEAN) return fail(r, "churn added flag");
     char *tech = str(r, &c[0], 0, "churn tech");
     if (tech == NULL) break;
-    const lp_tech_info *info = t->tech ? lp_techtable_find(t->tech, tech, strlen(tech)) : NULL;
-    l->churn[l->n_churn++] = (lp_churn){ tech, i64(r, &c[1], "churn ts"), info ? info->id : LP_TECH_NONE,
-                                         (uint8_t)c[2].via.boolean };
+    uint32_t id;
+    const char *name = adopt_name(t, tech, &id);
+    l->churn[l->n_churn++] = (lp_churn){ name, i64(r, &c[1], "churn ts"), id, (uint8_t)c[2].via.boolean };
   }
   return r->failed ? LP_EINVAL : LP_OK;
 }
@@ -217,11 +243,15 @@ static int read_termvec(rd *r, lp_lead_table *t, lp_lead *l, const msgpack_objec
   return r->failed ? LP_EINVAL : LP_OK;
 }
 
-static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
+static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o, int64_t ver) {
   const msgpack_object *f = arr(r, o, 13, "lead is not an array of 13");
   if (f == NULL) return NULL;
   lp_lead *l = lp_calloc(1, sizeof(*l));
-  l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence));
+  if (l == NULL || (l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence))) == NULL) {
+    lp_free(l);
+    fail(r, "out of memory");
+    return NULL;
+  }
   l->domain = str(r, &f[0], 0, "lead domain");
   l->name = str(r, &f[1], 1, "lead name");
   l->industry = str(r, &f[2], 1, "lead industry");
@@ -236,7 +266,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o) {
   if (oc)
     for (uint32_t e = 0; e < f[9].via.array.size && e < LP_EVENT__COUNT; e++)
       l->outcomes[e] = (uint32_t)i64(r, &oc[e], "outcome count");
-  if (!r->failed) read_tech(r, l, &f[10]);
+  if (!r->failed) read_tech(r, t, l, &f[10], ver);
   if (!r->failed) read_churn(r, t, l, &f[11]);
   if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
   if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
@@ -268,7 +298,7 @@ int lp_leads_load(lp_lead_table *t, const void *data, size_t len, char *errstr, 
     }
     const msgpack_object *leads = r.failed ? NULL : arr(&r, &top[2], 0, "leads is not an array");
     for (uint32_t i = 0; leads && i < top[2].via.array.size && !r.failed; i++) {
-      lp_lead *l = read_lead(&r, t, &leads[i]);
+      lp_lead *l = read_lead(&r, t, &leads[i], ver);
       if (l == NULL) break;
       if (r.failed || l->domain == NULL || lp_leads_get(t, l->domain, strlen(l->domain), l->hash) != NULL) {
         if (!r.failed) fail(&r, "duplicate lead");

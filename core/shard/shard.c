@@ -7,6 +7,8 @@
 #include "base/alloc.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "stages/reputation/snapshot.h"
+#include "stages/churn/churn.h"
 
 #define SHARD_MAGIC "lp-shard"
 #define SHARD_VERSION 1
@@ -18,6 +20,7 @@ int lp_shard_open(lp_shard *sh, uint32_t id, const lp_shard_env *env) {
   int rc = lp_leads_init(&sh->leads, env->evidence_cap);
   if (rc != LP_OK) return rc;
   sh->leads.tech = env->tech;
+  sh->leads.churn = lp_churn_conf_of(env->stages);
   char err[256];
   if ((rc = lp_index_new(&sh->index, &env->index, err, sizeof(err))) != LP_OK) {
     lp_log_error("cannot create a shard index", "shard=%u err=\"%s\"", id, err);
@@ -91,7 +94,7 @@ static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
   if (sh->env->analyzer == NULL) return LP_OK;
   int32_t day = day_of(s->ts_ms);
   if (day > sh->newest_day) sh->newest_day = day;
-  double weight = 1.0;  /* the miner's reputation, once the reputation stage publishes it */
+  double weight = lp_rep_snapshot_weight(lp_rep_snapshot_current(), s->miner.ptr, s->miner.len);  /* 1 at the prior */
   int rc = lp_analyze_terms(sh->env->analyzer, s->text.ptr, s->text.len, &sh->tf);
   for (size_t i = 0; rc == LP_OK && i < sh->tf.n; i++) {
     const lp_termfreq *f = &sh->tf.v[i];
@@ -100,6 +103,8 @@ static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
     if (rc == LP_OK && f->tech != LP_TECH_NONE && sh->env->tech != NULL)
       rc = add_categories(sh, l, lp_techtable_at(sh->env->tech, f->tech), weight * f->count, day);
   }
+  /* sh->tf holds the text's terms: the technologies a tech snippet names count as seen (churn ETL) */
+  if (rc == LP_OK) rc = lp_churn_mentions(sh->leads.churn, sh->env->tech, l, s, &sh->tf);
   const lp_str *lists[2] = { s->tech_added, s->tech_removed };
   uint32_t counts[2] = { s->n_tech_added, s->n_tech_removed };
   for (int k = 0; rc == LP_OK && sh->env->tech != NULL && k < 2; k++)
@@ -145,6 +150,7 @@ int lp_shard_flush(lp_shard *sh) {
 
 const char *lp_shard_snippet(lp_shard *sh, const lp_snippet *s) {
   lp_verdict v = { NULL, { 0 } };
+  sh->version++;
   if (sh->stages && lp_stage_shard_snippet(sh->stages, s, &v) == LP_STAGE_DROP) return v.code ? v.code : "dropped";
   lp_lead *l = NULL;
   if (lp_leads_apply_snippet_lead(&sh->leads, s, &l) != LP_OK) return "internal";
@@ -158,6 +164,7 @@ const char *lp_shard_snippet(lp_shard *sh, const lp_snippet *s) {
 
 const char *lp_shard_outcome(lp_shard *sh, const lp_outcome *o) {
   lp_verdict v = { NULL, { 0 } };
+  sh->version++;
   if (sh->stages && lp_stage_shard_outcome(sh->stages, o, &v) == LP_STAGE_DROP) return v.code ? v.code : "dropped";
   if (lp_leads_apply_outcome(&sh->leads, o) != LP_OK) return "internal";
   sh->applied++;
@@ -184,6 +191,7 @@ void lp_shard_maintain(lp_shard *sh, uint32_t leads, uint32_t index_budget) {
       if (lp_termvec_expire(&l->tv, min_day) > 0) {
         put_doc(sh, l);
         sh->dirty = 1;
+        sh->version++;
       }
     }
   }

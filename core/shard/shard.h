@@ -31,6 +31,8 @@ typedef struct lp_shard {
   lp_stage_shard *stages;
   uint64_t applied;        /* events applied since start */
   int dirty;               /* changed since the last save */
+  uint64_t version;        /* grows with every event offered (applied or dropped: a stage's state may change)
+                            * and every expiry: equal versions mean equal state (checkpoint deltas) */
   int32_t newest_day;      /* newest event day applied: the clock of retention */
   uint32_t expire_cursor;  /* next doc the background expiry looks at */
   lp_termfreqs tf;         /* scratch */

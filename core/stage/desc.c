@@ -79,12 +79,14 @@ int lp_stage_check_desc(const lp_stage_desc *d, const char *what, char *errstr, 
 /* An older descriptor (ABI 1.x with fewer bytes) leaves the host's later fields zero; a newer one is cut
  * at the host's size, so the host never reads a field it does not know. A 1.0 descriptor has the same
  * size as a 1.1 one, but what sits where 1.1 put its callbacks are 1.0's reserved slots: whatever bytes a
- * 1.0 plugin left there, the host copy holds zeros (no global callbacks). */
+ * 1.0 plugin left there, the host copy holds zeros (no global callbacks). The same holds for on_rerank
+ * (1.2) in a 1.0 or 1.1 descriptor. */
 void lp__stage_copy_desc(lp_stage_desc *dst, const lp_stage_desc *src) {
   memset(dst, 0, sizeof(*dst));
   size_t n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
   if (src->abi_minor < 1 && n > LP_STAGE_DESC_MIN_SIZE) n = LP_STAGE_DESC_MIN_SIZE;
   memcpy(dst, src, n);
+  if (src->abi_minor < 2) dst->on_rerank = NULL;  /* a 1.0/1.1 reserved slot, whatever it holds */
   dst->struct_size = (uint32_t)sizeof(*dst);
 }
 

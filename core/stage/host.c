@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "config/config_internal.h"
 #include "stage/stage_int.h"
 
 /* The stage's text becomes the line's msg; stage=<name> is added as a key=value. */
@@ -104,6 +105,41 @@ static int host_miner_reputation(lp_str miner, double *mean, double *low, double
   return LP_OK;
 }
 
+/* The config being loaded: set by the loader around the init() calls, the only time config_get is
+ * allowed (main thread). */
+static const lp_config *g_config;
+
+void lp__stage_set_config(const lp_config *cfg) { g_config = cfg; }
+
+/* A core key's effective value as text: strings raw (a stage wants the key itself, not its quoting),
+ * other types as the file would write them. */
+static int host_config_get(const char *section, const char *key, char *out, size_t cap) {
+  if (out == NULL || cap == 0) return LP_EINVAL;
+  out[0] = '\0';
+  if (g_config == NULL || section == NULL || key == NULL) return LP_ESTATE;
+  for (const lp__conf_section *sec = lp__core_sections; sec->name != NULL; sec++) {
+    if (strcmp(sec->name, section) != 0) continue;
+    for (const lp_conf_key *k = sec->keys; k->key != NULL; k++) {
+      if (strcmp(k->key, key) != 0) continue;
+      const void *src = (const char *)g_config + k->offset;
+      if (k->type == LP_CONF_STRING) {
+        const char *v;
+        memcpy(&v, src, sizeof(v));
+        if (v == NULL) v = "";
+        if (strlen(v) >= cap) return LP_ERANGE;
+        memcpy(out, v, strlen(v) + 1);
+        return LP_OK;
+      }
+      char tmp[128];
+      lp__config_format_value(k, src, tmp, sizeof(tmp));
+      if (strlen(tmp) >= cap) return LP_ERANGE;
+      memcpy(out, tmp, strlen(tmp) + 1);
+      return LP_OK;
+    }
+  }
+  return LP_ENOENT;
+}
+
 static const lp_host_api g_host = {
   .abi_major = LP_STAGE_ABI_MAJOR,
   .abi_minor = LP_STAGE_ABI_MINOR,
@@ -119,6 +155,7 @@ static const lp_host_api g_host = {
   .query_boost = lp_query_out_boost,
   .query_exclude = lp_query_out_exclude,
   .miner_reputation = host_miner_reputation,
+  .config_get = host_config_get,
 };
 
 const lp_host_api *lp_stage_host_api(void) { return &g_host; }

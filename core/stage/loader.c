@@ -213,7 +213,9 @@ static int configure(lp_stages *st, lp_config *cfg, char *errstr, size_t errstr_
       return rc;
     }
     why[0] = '\0';
+    lp__stage_set_config(cfg);
     rc = s->desc.init(lp_stage_host_api(), s->conf, &s->state, why, sizeof(why));
+    lp__stage_set_config(NULL);
     if (rc != LP_OK) {
       snprintf(errstr, errstr_size, "stage '%s' (%s): init failed: %s", s->desc.name, s->origin,
                why[0] != '\0' ? why : lp_strerror(rc));

@@ -6,8 +6,8 @@
  *
  * A plugin with the wrong ABI major, a newer ABI minor than the host, a descriptor smaller than ABI 1.0,
  * a missing lp_stage_entry symbol or a bad name is refused with a message naming the file and both
- * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.1 (rebuild the plugin
- * against leadpoet/stage.h 1.1)"; lp_stages_load then fails and
+ * versions, e.g. "plugins/x.so: stage ABI 2.0, this leadpoet speaks stage ABI 1.2 (rebuild the plugin
+ * against leadpoet/stage.h 1.2)"; lp_stages_load then fails and
  * `leadpoet serve` exits 1.
  *
  * A stage callback that returns a negative code is counted (leadpoet_stage_errors_total{stage}); after
@@ -19,7 +19,8 @@
  * load_global. A stage without shard_open gets its stage-wide state (what init returned) as the
  * shard_state of every per-shard callback. The ABI 1.1 fields (on_admit, on_admit_outcome, save_global,
  * load_global, describe_miner) are read only from a descriptor whose abi_minor is >= 1; a 1.0
- * descriptor's bytes there are its reserved slots and the host copy holds zeros.
+ * descriptor's bytes there are its reserved slots and the host copy holds zeros. The same for the ABI 1.2
+ * field on_rerank, read only when abi_minor >= 2.
  *
  * The global callbacks (lp_stages_admit and the functions after it) run on the reactor thread, before an
  * event is routed: they count errors and quarantine like the per-shard path, but the quarantine is global
@@ -130,6 +131,17 @@ int lp_stages_load_global(lp_stages *st, const void *d, size_t n, char *errstr, 
 int lp_stages_describe_miner(lp_stages *st, lp_str miner, lp_buf *out);
 /* 1 when stage i's global callbacks are quarantined. Reactor thread. */
 int lp_stages_global_quarantined(const lp_stages *st, size_t i);
+
+/* ---- Re-ranking (ABI 1.2): reactor thread only ---- */
+
+/* 1 when a loaded stage has on_rerank and is not quarantined (the caller can skip building a request). */
+int lp_stages_can_rerank(const lp_stages *st);
+/* Offers the merged answer to the first stage with on_rerank. Returns LP_OK: done(done_ud, &result) will be
+ * called exactly once, later, on this thread, and req (with all it points to) must stay valid until then;
+ * LP_RERANK_SKIP: no such stage, or it declined (nothing spent, done never called); a negative code: the
+ * stage failed (counted in leadpoet_stage_errors_total{stage}, quarantined at stages.quarantine_after
+ * consecutive failures like the other global callbacks; done never called). Reactor thread. */
+int lp_stages_rerank(lp_stages *st, const lp_rerank_req *req, lp_rerank_done_fn done, void *done_ud);
 
 /* Sets where host->miner_reputation gets its answer: fn(miner, &mean, &low, &high) returning LP_OK with
  * 0 <= low <= mean <= high <= 1. NULL restores the default, the Beta(1,1) prior (0.5 in [0.025, 0.975]);

@@ -51,4 +51,7 @@ int lp__stage_buf_write(lp_writer *w, const void *data, size_t len);
 /* Counts a stage error on the shard and quarantines the stage at stages.quarantine_after. */
 void lp__stage_error(lp_stage_shard *ss, size_t i, int rc, const char *callback);
 
+/* Where host->config_get reads: set around init() by the loader, NULL otherwise. Main thread. */
+void lp__stage_set_config(const lp_config *cfg);
+
 #endif

@@ -51,6 +51,30 @@ struct lp_workers {
 
 uint64_t lp_domain_hash(const char *domain, size_t len) { return XXH3_64bits(domain, len); }
 
+uint32_t lp_murmur2(const void *key, size_t len) {
+  const uint32_t seed = 0x9747b28cu, m = 0x5bd1e995u;
+  const int r = 24;
+  const unsigned char *p = key;
+  uint32_t h = seed ^ (uint32_t)len;
+  for (; len >= 4; p += 4, len -= 4) {
+    uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (len) {
+  case 3: h ^= (uint32_t)p[2] << 16; /* fall through */
+  case 2: h ^= (uint32_t)p[1] << 8;  /* fall through */
+  case 1: h ^= (uint32_t)p[0]; h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return h;
+}
+
 /* ---- worker thread -------------------------------------------------------------------------------- */
 
 static void worker_return(lp_worker *w, lp_msg *m) {
@@ -187,6 +211,10 @@ size_t lp_workers_backlog(const lp_workers *ws) {
   size_t n = 0;
   for (uint32_t i = 0; i < ws->conf.workers; i++) n += ws->w[i].pending;
   return n;
+}
+
+size_t lp_workers_backlog_of(const lp_workers *ws, uint32_t i) {
+  return i < ws->conf.workers ? ws->w[i].pending + ws->w[i].in_flight : 0;
 }
 
 size_t lp_workers_in_flight(const lp_workers *ws) {

@@ -67,6 +67,9 @@ static inline uint32_t lp_workers_owner(uint32_t shard, uint32_t workers) { retu
 /* Messages waiting on the reactor side plus in flight. Reactor thread. */
 size_t lp_workers_backlog(const lp_workers *ws);
 size_t lp_workers_in_flight(const lp_workers *ws);
+/* Messages of worker i waiting on the reactor side plus in flight (its share of lp_workers_backlog's
+ * sum). Reactor thread. */
+size_t lp_workers_backlog_of(const lp_workers *ws, uint32_t i);
 /* Stops every worker after the messages already sent (drains the rings), runs thread_stop on each, joins
  * the threads, closes the reactor-side handles; then calls done(arg) on the reactor. The loop must keep
  * running until done. */
@@ -81,10 +84,20 @@ void lp_worker_set_data(lp_worker *w, void *data);
 void *lp_worker_data(const lp_worker *w);
 const lp_workers_conf *lp_worker_conf(const lp_worker *w);
 
-/* The shard of a canonical domain: XXH3-64 of its bytes, masked. Any thread. */
+/* XXH3-64 of a canonical domain: the key of the lead tables (not the shard: see lp_partition_of). Any
+ * thread. */
 uint64_t lp_domain_hash(const char *domain, size_t len);
-static inline uint32_t lp_shard_of(uint64_t domain_hash, uint32_t shards) {
-  return (uint32_t)(domain_hash & (uint64_t)(shards - 1));
+
+/* Kafka's murmur2 (the Java client's Utils.murmur2, librdkafka's rd_murmur2): seed 0x9747b28c, the bytes
+ * read as little-endian 32-bit words. Any thread. */
+uint32_t lp_murmur2(const void *key, size_t len);
+
+/* The shard, and the Kafka partition, of a canonical domain: Kafka's default (Java) partitioner,
+ * (murmur2(domain) & 0x7fffffff) % shards, so that any producer keyed by the canonical domain with the
+ * Java client's default partitioner (librdkafka: partitioner=murmur2_random) writes where leadpoet reads.
+ * shards >= 1. Any thread. */
+static inline uint32_t lp_partition_of(const char *domain, size_t len, uint32_t shards) {
+  return (lp_murmur2(domain, len) & 0x7fffffffu) % shards;
 }
 
 #endif

@@ -8,7 +8,7 @@ LP_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev librdkafka-dev libhiredis-dev libmsgpack-dev libmimalloc-dev libcriterion-dev
   node-llhttp libjansson-dev libinih-dev libutf8proc-dev libstemmer-dev libxxhash-dev
-  libxgboost-dev libhnswlib-dev
+  libxgboost-dev libhnswlib-dev libpq-dev
   redis-server
 )
 
@@ -120,6 +120,15 @@ lp_web_node_modules() {
     if [ -f "$dir/.complete" ]; then rm -rf "$tmp"; else touch "$tmp/.complete" && rm -rf "$dir" && mv "$tmp" "$dir" || { rm -rf "$tmp"; return 1; }; fi
   fi
   echo "$dir/node_modules"
+}
+
+# lp_postgres: installs Debian's postgresql-15 (server programs under /usr/lib/postgresql/15/bin) for the
+# archive's tests (ctest archive_*), which start their own cluster in a temporary folder and skip with a
+# message when it is absent. Not part of LP_PACKAGES: the server only needs libpq; test.sh calls this.
+lp_postgres() {
+  [ -x /usr/lib/postgresql/15/bin/postgres ] || lp_install postgresql-15 >&2 ||
+    { lp_log "postgresql-15 could not be installed"; return 1; }
+  echo /usr/lib/postgresql/15/bin
 }
 
 # lp_console_browser: installs Debian's chromium (about 300 MB with its libraries) for the headless console

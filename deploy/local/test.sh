@@ -16,6 +16,7 @@ export PROMTOOL
 LEADPOET_DEPLOY_NODE_MODULES=$(lp_deploy_node_modules) || lp_die "deployment check tools"
 export LEADPOET_DEPLOY_NODE_MODULES
 lp_console_browser >/dev/null || lp_log "chromium unavailable: console_browser will be skipped"
+lp_postgres >/dev/null || lp_log "postgresql-15 unavailable: the archive tests will be skipped"
 
 jobs=$(nproc)
 filter=()

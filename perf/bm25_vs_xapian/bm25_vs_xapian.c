@@ -4,7 +4,8 @@
  * See perf/README.md for what is compared and what differs between the two BM25 formulas.
  *
  *   bm25_vs_xapian [--world DIR | --leads N [--snippets N] [--seed N]] [--queries N] [--rounds R] [-k K]
- *                  [--k1 X] [--b X] [--backend glass|inmemory] [--world-bin PATH] [--json]
+ *                  [--k1 X] [--b X] [--idf robertson|lucene] [--min-normlen X] [--backend glass|inmemory]
+ *                  [--world-bin PATH] [--json]
  *
  * A benchmark: prints figures, asserts nothing; exit 1 when it could not measure, 2 on a usage error.
  */
@@ -31,10 +32,10 @@
 #define MAX_ROUNDS 99
 
 typedef struct opts {
-  const char *world, *world_bin, *backend;
+  const char *world, *world_bin, *backend, *idf;
   unsigned long long leads, snippets, seed;
   unsigned long queries, k, rounds;
-  double k1, b;
+  double k1, b, min_normlen;
   int json;
 } opts;
 
@@ -62,6 +63,9 @@ static void usage(FILE *f) {
              "  --rounds R         timed rounds per engine, order rotating; the median is reported (default 3)\n"
              "  -k K               top-k compared (default 25)\n"
              "  --k1 X, --b X      BM25 parameters of both engines (default 1.2 and 0.75)\n"
+             "  --idf I            leadpoet's idf: robertson (the index's default, = Xapian's) or lucene\n"
+             "  --min-normlen X    Xapian BM25Weight's clamp of dl/avgdl (default 0.5, Xapian's own;\n"
+             "                     leadpoet has none: 0 removes it from Xapian too)\n"
              "  --backend B        Xapian backend: glass (default; a database in /dev/shm, i.e. in memory)\n"
              "                     or inmemory\n"
              "  --world-bin PATH   the world generator (default %s)\n"
@@ -78,8 +82,8 @@ static int num(const char *v, double lo, double hi, double *out) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){ .world_bin = LP_BENCH_WORLD, .backend = "glass", .leads = 100000, .seed = 1, .queries = 1000, .rounds = 3,
-               .k = 25, .k1 = 1.2, .b = 0.75 };
+  *o = (opts){ .world_bin = LP_BENCH_WORLD, .backend = "glass", .idf = "robertson", .leads = 100000, .seed = 1,
+               .queries = 1000, .rounds = 3, .k = 25, .k1 = 1.2, .b = 0.75, .min_normlen = 0.5 };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     double d = 0;
@@ -87,7 +91,7 @@ static int parse(int argc, char **argv, opts *o) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
     if (!strcmp(a, "--json")) { o->json = 1; continue; }
     static const char *const valued[] = { "--world", "--world-bin", "--backend", "--leads", "--snippets", "--seed",
-                                          "--queries", "--rounds", "-k", "--k1", "--b", NULL };
+                                          "--queries", "--rounds", "-k", "--k1", "--b", "--idf", "--min-normlen", NULL };
     int known = 0;
     for (int n = 0; valued[n]; n++) known |= !strcmp(a, valued[n]);
     if (!known) { fprintf(stderr, "bm25_vs_xapian: unknown option '%s' (see --help)\n", a); return -1; }
@@ -103,6 +107,8 @@ static int parse(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "-k")) { bad = num(v, 1, MAX_K, &d); o->k = (unsigned long)d; }
     else if (!strcmp(a, "--k1")) bad = num(v, 0, 100, &o->k1);
     else if (!strcmp(a, "--b")) bad = num(v, 0, 1, &o->b);
+    else if (!strcmp(a, "--min-normlen")) bad = num(v, 0, 100, &o->min_normlen);
+    else if (!strcmp(a, "--idf")) { o->idf = v; bad = strcmp(v, "robertson") && strcmp(v, "lucene"); }
     if (bad) { fprintf(stderr, "bm25_vs_xapian: bad value '%s' for %s (see --help)\n", v, a); return -1; }
     i++;
   }
@@ -185,6 +191,7 @@ static int build(bench *B, lp_analyzer_ctx *ctx, uint32_t *ndocs) {
   lp_index_params_default(&p);
   p.k1 = B->o.k1;
   p.b = B->o.b;
+  p.idf = strcmp(B->o.idf, "lucene") ? LP_INDEX_IDF_ROBERTSON : LP_INDEX_IDF_LUCENE;
   if (lp_index_new(&B->idx, &p, B->err, sizeof B->err) != 0) return -1;
   const char *xdir = NULL;
   if (!strcmp(B->o.backend, "glass")) {
@@ -196,7 +203,8 @@ static int build(bench *B, lp_analyzer_ctx *ctx, uint32_t *ndocs) {
     }
     xdir = B->xdir;
   }
-  if (xap_new(&B->x, xdir, B->o.k1, B->o.b, B->err, sizeof B->err) != 0) return -1;
+  if (xap_new(&B->x, xdir, B->o.k1, B->o.b, B->o.min_normlen, p.idf == LP_INDEX_IDF_LUCENE, B->err, sizeof B->err) != 0)
+    return -1;
   char path[600];
   snprintf(path, sizeof path, "%s/snippets.jsonl", B->world);
   if (!B->o.json) fprintf(stderr, "indexing %s into both engines ...\n", path);
@@ -353,9 +361,11 @@ static void report(const bench *B, uint32_t ndocs, const corpus_query *q, size_t
         "results", "leadpoet_s", r->lp_s, "xapian_s", r->xap_s, "ratio", ratio, "overlap", r->overlap,
         "overlap_xapian_lpidf", r->overlap_lpidf, "identical_topk", (json_int_t)r->full, "identical_topk_lpidf",
         (json_int_t)r->full_lpidf, "xapian_lpidf_s", r->xap_lpidf_s, "goals", "overlap_min", 0.99, "ratio_max", 0.5);
-      if (j) json_object_set_new(json_object_get(j, "params"), "rounds", json_integer((json_int_t)B->o.rounds));
+    if (j) json_object_set_new(json_object_get(j, "params"), "rounds", json_integer((json_int_t)B->o.rounds));
     if (j) json_object_set_new(json_object_get(j, "params"), "terms_per_query", json_real(terms));
-  char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    if (j) json_object_set_new(json_object_get(j, "params"), "idf", json_string(B->o.idf));
+    if (j) json_object_set_new(json_object_get(j, "params"), "xapian_min_normlen", json_real(B->o.min_normlen));
+    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     if (s) printf("%s\n", s);
     free(s);
     json_decref(j);
@@ -364,6 +374,7 @@ static void report(const bench *B, uint32_t ndocs, const corpus_query *q, size_t
   printf("bm25_vs_xapian: %u leads (%s), %lu queries from %zu prompts x %lu rounds, top-%lu, k1 %.2f b %.2f, %ld cores, Linux %s\n",
          ndocs, B->world, B->o.queries, nq, B->o.rounds, B->o.k, B->o.k1, B->o.b, sysconf(_SC_NPROCESSORS_ONLN),
          have_u ? u.release : "unknown");
+  printf("  leadpoet idf %s; Xapian BM25Weight(k1, k2 = 0, k3 = 1, b, min_normlen = %.2f)\n", B->o.idf, B->o.min_normlen);
   printf("  queries: %.2f terms per query on average (distinct analyzed terms of the prompt, OR-ed)\n", terms);
   printf("  corpus: %llu postings, %llu terms; avgdl leadpoet %.3f, Xapian %.3f (%llu docs)\n",
          (unsigned long long)st.postings, (unsigned long long)st.terms, st.docs ? st.sum_dl / (double)st.docs : 0.0,
@@ -374,9 +385,9 @@ static void report(const bench *B, uint32_t ndocs, const corpus_query *q, size_t
   printf("\n  %-44s %12s %12s %10s\n", "", "figure", "goal", "");
   printf("  %-44s %12.4f %12s %10s\n", "top-k overlap, Xapian BM25Weight", r->overlap, ">= 0.99",
          r->overlap >= 0.99 ? "met" : "not met");
-  printf("  %-44s %12.4f %12s\n", "  (same with leadpoet's idf in Xapian)", r->overlap_lpidf, "");
+  printf("  %-44s %12.4f %12s\n", "  (Xapian with leadpoet's idf, no normlen clamp)", r->overlap_lpidf, "");
   printf("  %-44s %12lu\n", "  queries with identical top-k sets", r->full);
-  printf("  %-44s %12lu\n", "  (same with leadpoet's idf in Xapian)", r->full_lpidf);
+  printf("  %-44s %12lu\n", "  (Xapian with leadpoet's idf, no normlen clamp)", r->full_lpidf);
   printf("  %-44s %12.3f\n", "leadpoet time, all queries (s, median)", r->lp_s);
   printf("  %-44s %12.3f\n", "Xapian time, all queries (s, median)", r->xap_s);
   printf("  %-44s %12.3f\n", "  (Xapian with leadpoet's idf)", r->xap_lpidf_s);

@@ -13,13 +13,13 @@
 
 namespace {
 
-/* Xapian::BM25Weight with k2 = k3 = 0 and min_normlen = 0, but with leadpoet's idf,
- * log(1 + (N - n + 0.5) / (n + 0.5)), in place of Xapian's log((N - n + 0.5) / (n + 0.5)) (raised to
- * log(tw / 2 + 1) when tw < 2). Everything else is BM25Weight's code path: same wdf / length part, same
+/* Xapian::BM25Weight with k2 = k3 = 0 and min_normlen = 0, but with the idf leadpoet's index is running:
+ * Lucene's log(1 + (N - n + 0.5) / (n + 0.5)) or Robertson's with Xapian's floor (log tw, log(tw / 2 + 1)
+ * when tw < 2: BM25Weight's own). Everything else is BM25Weight's code path: same wdf / length part, same
  * upper bound. It exists to show how much of the ranking difference the idf alone explains. */
 class LpIdfWeight : public Xapian::Weight {
  public:
-  LpIdfWeight(double k1, double b) : k1_(k1), b_(b), termweight_(0), len_factor_(0) {
+  LpIdfWeight(double k1, double b, int lucene) : k1_(k1), b_(b), termweight_(0), len_factor_(0), lucene_(lucene) {
     need_stat(COLLECTION_SIZE);
     need_stat(TERMFREQ);
     need_stat(WDF);
@@ -28,11 +28,13 @@ class LpIdfWeight : public Xapian::Weight {
     need_stat(AVERAGE_LENGTH);
     need_stat(DOC_LENGTH);
   }
-  LpIdfWeight *clone() const override { return new LpIdfWeight(k1_, b_); }
+  LpIdfWeight *clone() const override { return new LpIdfWeight(k1_, b_, lucene_); }
   std::string name() const override { return "leadpoet-idf BM25"; }
   void init(double factor) override {
     double n = (double)get_termfreq(), N = (double)get_collection_size();
-    termweight_ = std::log(1.0 + (N - n + 0.5) / (n + 0.5)) * factor * (k1_ + 1.0);
+    double tw = (N - n + 0.5) / (n + 0.5);
+    double idf = lucene_ ? std::log(1.0 + tw) : tw < 2 ? std::log(tw * 0.5 + 1) : std::log(tw);
+    termweight_ = idf * factor * (k1_ + 1.0);
     double avg = get_average_length();
     len_factor_ = avg != 0 ? 1.0 / avg : 0.0;
   }
@@ -52,6 +54,7 @@ class LpIdfWeight : public Xapian::Weight {
 
  private:
   double k1_, b_, termweight_, len_factor_;
+  int lucene_;
 };
 
 }  // namespace
@@ -61,7 +64,8 @@ struct xap {
   Xapian::WritableDatabase wdb;
   Xapian::Database rdb;
   Xapian::Enquire *enq[2] = { nullptr, nullptr };
-  double k1, b;
+  double k1, b, min_normlen;
+  int lucene;
   std::vector<Xapian::Query> scratch;
 };
 
@@ -70,12 +74,15 @@ static int fail(char *errstr, size_t errstr_size, const std::string &what) {
   return -1;
 }
 
-extern "C" int xap_new(xap **out, const char *dir, double k1, double b, char *errstr, size_t errstr_size) {
+extern "C" int xap_new(xap **out, const char *dir, double k1, double b, double min_normlen, int lucene_idf,
+                       char *errstr, size_t errstr_size) {
   *out = nullptr;
   try {
     xap *x = new xap();
     x->k1 = k1;
     x->b = b;
+    x->min_normlen = min_normlen;
+    x->lucene = lucene_idf;
     if (dir) {
       x->dir = dir;
       x->wdb = Xapian::WritableDatabase(dir, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS);
@@ -129,9 +136,9 @@ extern "C" int xap_commit(xap *x, char *errstr, size_t errstr_size) {
     for (int i = 0; i < 2; i++) {
       x->enq[i] = new Xapian::Enquire(x->rdb);
       if (i == XAP_WEIGHT_BM25)
-        x->enq[i]->set_weighting_scheme(Xapian::BM25Weight(x->k1, 0.0, 0.0, x->b, 0.0));
+        x->enq[i]->set_weighting_scheme(Xapian::BM25Weight(x->k1, 0.0, 1.0, x->b, x->min_normlen));
       else
-        x->enq[i]->set_weighting_scheme(LpIdfWeight(x->k1, x->b));
+        x->enq[i]->set_weighting_scheme(LpIdfWeight(x->k1, x->b, x->lucene));
       x->enq[i]->set_docid_order(Xapian::Enquire::ASCENDING);
     }
     return 0;

@@ -1,8 +1,9 @@
 /*
  * xap.h: the Xapian side of bm25_vs_xapian behind a C interface (xap.cc is the only C++ file), so that the
  * harness stays in C. Documents are given as bags of (term, wdf); queries as distinct terms, OR-ed, ranked
- * by Xapian::BM25Weight(k1, k2 = 0, k3 = 0, b, min_normlen = 0), or by xap.cc's copy of BM25Weight whose
- * idf is leadpoet's (XAP_WEIGHT_LPIDF), to show what remains when the idf is the same.
+ * by Xapian::BM25Weight(k1, k2 = 0, k3 = 1, b, min_normlen) (Xapian's defaults but k1, b and min_normlen;
+ * k3 does nothing when every query term occurs once), or by xap.cc's copy of BM25Weight whose idf is
+ * leadpoet's (XAP_WEIGHT_LPIDF), to show what remains when the idf is the same.
  *
  * Threads: one xap object is used by one thread. Errors: the functions return 0 or -1 with Xapian's
  * message in errstr; no C++ exception crosses this interface.
@@ -28,8 +29,11 @@ typedef struct xap_term {
 } xap_term;
 
 /* Opens a new database: dir NULL = the inmemory backend, else a glass database created (overwritten) in
- * dir. The caller owns *out and frees it with xap_free (which does not remove dir). */
-int xap_new(xap **out, const char *dir, double k1, double b, char *errstr, size_t errstr_size);
+ * dir. min_normlen: BM25Weight's clamp of dl / avgdl (Xapian's default 0.5; 0 = none). lucene_idf: the
+ * idf of XAP_WEIGHT_LPIDF (1 = Lucene's, 0 = Robertson's with Xapian's floor, i.e. BM25Weight's). The
+ * caller owns *out and frees it with xap_free (which does not remove dir). */
+int xap_new(xap **out, const char *dir, double k1, double b, double min_normlen, int lucene_idf, char *errstr,
+            size_t errstr_size);
 void xap_free(xap *x);
 
 /* Adds the next document (Xapian docid = previous + 1, from 1) with terms[0..n). */

@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "stages/ingest/ingest.h"
 #include "stages/ingest/node.h"
+#include "worker/worker.h"
 
 #define ID_MAX 64
 #define MINER_MAX 64
@@ -145,9 +146,16 @@ static int check_id(lp__node obj, lp_str *id, lp_reject *rej) {
   return get_str(obj, "id", "id", 1, 1, ID_MAX, id, rej);
 }
 
+/* Event time before 2000-01-01 is no evidence of buying now: a unit mistake (seconds for milliseconds) or
+ * garbage. Refused, like a time far in the future (contract section 1: ts is ms since the epoch). */
+#define TS_MIN_MS INT64_C(946684800000)
+
 static int check_ts(lp__node obj, int64_t *ts, lp_reject *rej) {
   int present;
-  return get_int(obj, "ts", "ts", 1, 0, ts, &present, rej);
+  int rc = get_int(obj, "ts", "ts", 1, 0, ts, &present, rej);
+  if (rc == LP_OK && *ts < TS_MIN_MS)
+    return reject(rej, "bad_field", "ts is before 2000-01-01 (it must be milliseconds since the epoch)");
+  return rc;
 }
 
 static int check_miner(lp__node obj, lp_str *miner, lp_reject *rej) {
@@ -276,8 +284,9 @@ static size_t str_need(const lp_str *s) {
   return s->len + 1;
 }
 
-static uint32_t shard_of(uint64_t h, const lp_ingest_rules *r) {
-  return r->shards ? (uint32_t)(h & (uint64_t)(r->shards - 1)) : 0;
+/* Kafka's default partitioner over the canonical domain (worker.h): partition p feeds shard p. */
+static uint32_t shard_of(const lp_str *domain, const lp_ingest_rules *r) {
+  return r->shards ? lp_partition_of(domain->ptr, domain->len, r->shards) : 0;
 }
 
 static int snippet_build(const snippet_fields *f, const lp_ingest_rules *r, int64_t now_ms, lp_snippet **out) {
@@ -311,7 +320,7 @@ static int snippet_build(const snippet_fields *f, const lp_ingest_rules *r, int6
   s->tech_removed = f->n_removed ? arr + f->n_added : NULL;
   s->n_tech_removed = f->n_removed;
   s->domain_hash = XXH3_64bits(s->domain.ptr, s->domain.len);
-  s->shard = shard_of(s->domain_hash, r);
+  s->shard = shard_of(&s->domain, r);
   s->arrival_ms = now_ms;
   *out = s;
   return LP_OK;
@@ -418,7 +427,7 @@ static int outcome_decode(lp__node obj, const lp_ingest_rules *r, int64_t now_ms
   o->value_usd = f.value;
   o->has_value = f.has_value;
   o->domain_hash = XXH3_64bits(o->domain.ptr, o->domain.len);
-  o->shard = shard_of(o->domain_hash, r);
+  o->shard = shard_of(&o->domain, r);
   o->arrival_ms = now_ms;
   *out = o;
   return LP_OK;

@@ -100,7 +100,8 @@ int lp_utf8_valid(const char *s, size_t n);
 
 /* Decode + validate one item. On success *out is ONE lp_malloc'd block holding the lp_snippet and all its
  * strings (each also NUL-terminated) and arrays: the caller owns it and frees it with lp_free. domain is
- * canonical, country upper-cased, domain_hash = XXH3_64bits(domain), shard = domain_hash & (shards-1),
+ * canonical, country upper-cased, domain_hash = XXH3_64bits(domain), shard = lp_partition_of(domain, len, shards)
+ * (Kafka's default partitioner, core/worker/worker.h),
  * arrival_ms = now_ms. On rejection returns LP_EINVAL, fills rej and leaves *out NULL; LP_ENOMEM when the
  * allocation fails. obj is only read. Any thread. */
 int lp_snippet_from_json(const json_t *obj, const lp_ingest_rules *r, int64_t now_ms, lp_snippet **out,

@@ -9,6 +9,7 @@
  *    more than buzzword_share of the words ("ai blockchain saas kubernetes crm cloud web3 ..."). A real
  *    job posting names a handful of tools inside sentences and stays well under half.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,39 +45,6 @@ size_t lp__throttle_words(lp_str text, lp__throttle_word_fn fn, void *ud) {
   return count;
 }
 
-typedef struct simhash_acc {
-  int32_t v[64];
-  uint64_t prev;
-  int has_prev;
-  uint32_t words;
-} simhash_acc;
-
-static void add_feature(simhash_acc *a, uint64_t h, int32_t w) {
-  for (int b = 0; b < 64; b++) a->v[b] += ((h >> b) & 1u) ? w : -w;
-}
-
-static void simhash_word(void *ud, const char *w, size_t n) {
-  simhash_acc *a = ud;
-  uint64_t h = XXH3_64bits(w, n);
-  add_feature(a, h, 1);
-  /* the bigram: the word hashed with the previous word's hash as seed, so word order counts */
-  if (a->has_prev) add_feature(a, XXH3_64bits_withSeed(w, n, a->prev), 2);
-  a->prev = h;
-  a->has_prev = 1;
-  a->words++;
-}
-
-uint64_t lp__throttle_simhash(lp_str text, uint32_t *n_words) {
-  simhash_acc a;
-  memset(&a, 0, sizeof(a));
-  lp__throttle_words(text, simhash_word, &a);
-  uint64_t fp = 0;
-  for (int b = 0; b < 64; b++)
-    if (a.v[b] > 0) fp |= (uint64_t)1 << b;
-  *n_words = a.words;
-  return fp;
-}
-
 /* Technology and marketing buzzwords, lower case, one word each. Words that are also ordinary English
  * ("go", "edge", "rest", "digital") are left out: they would flag honest prose. */
 static const char *const buzzwords[] = {
@@ -98,40 +66,149 @@ static const char *const stopwords[] = {
   "have", "who", "all", "can", "not", "but", "new", "was", "their", "they", "into", "per", "more",
 };
 
-static int in_list(const char *const *list, size_t n_list, const char *w, size_t n) {
-  for (size_t i = 0; i < n_list; i++)
-    if (strlen(list[i]) == n && memcmp(list[i], w, n) == 0) return 1;
+/* The two lists as hash sets keyed by the XXH3 of the word (computed once per word anyway), each hit
+ * confirmed byte for byte: one probe per word instead of a strlen + memcmp per list entry. Built once. */
+#define SET_SLOTS 512   /* power of two, > 2x both lists together */
+
+typedef struct word_set {
+  uint64_t hash[SET_SLOTS];
+  const char *word[SET_SLOTS];   /* NULL: empty */
+  uint8_t len[SET_SLOTS];
+} word_set;
+
+static word_set buzz_set, stop_set;
+static pthread_once_t sets_once = PTHREAD_ONCE_INIT;
+
+static void set_add(word_set *set, const char *w) {
+  size_t n = strlen(w);
+  uint64_t h = XXH3_64bits(w, n);
+  size_t i = h & (SET_SLOTS - 1);
+  while (set->word[i] != NULL) i = (i + 1) & (SET_SLOTS - 1);
+  set->hash[i] = h;
+  set->word[i] = w;
+  set->len[i] = (uint8_t)n;
+}
+
+static void sets_init(void) {
+  for (size_t i = 0; i < sizeof(buzzwords) / sizeof(buzzwords[0]); i++) set_add(&buzz_set, buzzwords[i]);
+  for (size_t i = 0; i < sizeof(stopwords) / sizeof(stopwords[0]); i++) set_add(&stop_set, stopwords[i]);
+}
+
+static int set_has(const word_set *set, const char *w, size_t n, uint64_t h) {
+  for (size_t i = h & (SET_SLOTS - 1); set->word[i] != NULL; i = (i + 1) & (SET_SLOTS - 1))
+    if (set->hash[i] == h && set->len[i] == n && memcmp(set->word[i], w, n) == 0) return 1;
   return 0;
 }
 
 int lp__throttle_is_buzzword(const char *w, size_t n) {
-  return in_list(buzzwords, sizeof(buzzwords) / sizeof(buzzwords[0]), w, n);
+  pthread_once(&sets_once, sets_init);
+  return set_has(&buzz_set, w, n, XXH3_64bits(w, n));
 }
 
-typedef struct stuff_acc {
+/* Everything the checks read in a text, from one pass over its words (each word hashed once):
+ * the simhash and the hashes that the two stuffing rules count.
+ *
+ * Simhash: bit b of the fingerprint is set when the features with bit b set outweigh those without, i.e.
+ * 2 * weight(bit b set) > total weight. The per-bit weights are counted 8 bits at a time in byte lanes
+ * (spread[x] has byte k = bit k of x), flushed to 32-bit counters before a byte can overflow. */
+typedef struct text_features {
   uint64_t rep[MAX_WORDS];      /* hashes of the words that count for repetition */
   uint64_t buzz[MAX_WORDS];     /* hashes of the buzzwords */
   uint32_t n_rep, n_buzz, words;
-} stuff_acc;
+  uint64_t lanes[8];            /* byte counters of bits 8k..8k+7 */
+  uint32_t pending;             /* weight added to the lanes since the last flush */
+  uint32_t ones[64];            /* weight of the features with bit b set */
+  uint32_t total;               /* weight of all features */
+  uint64_t prev;                /* previous word's hash: the bigram's seed */
+} text_features;
 
-static void stuff_word(void *ud, const char *w, size_t n) {
-  stuff_acc *a = ud;
-  a->words++;
-  if (n >= 3 && !in_list(stopwords, sizeof(stopwords) / sizeof(stopwords[0]), w, n) && a->n_rep < MAX_WORDS)
-    a->rep[a->n_rep++] = XXH3_64bits(w, n);
-  if (lp__throttle_is_buzzword(w, n) && a->n_buzz < MAX_WORDS) a->buzz[a->n_buzz++] = XXH3_64bits(w, n);
+static uint64_t spread[256];
+static pthread_once_t spread_once = PTHREAD_ONCE_INIT;
+
+static void spread_init(void) {
+  for (int x = 0; x < 256; x++)
+    for (int k = 0; k < 8; k++)
+      if (x & (1 << k)) spread[x] |= (uint64_t)1 << (8 * k);
 }
 
+static void lanes_flush(text_features *f) {
+  for (int k = 0; k < 8; k++) {
+    for (int j = 0; j < 8; j++) f->ones[8 * k + j] += (uint32_t)((f->lanes[k] >> (8 * j)) & 0xff);
+    f->lanes[k] = 0;
+  }
+  f->pending = 0;
+}
+
+static void add_feature(text_features *f, uint64_t h, uint32_t w) {
+  if (f->pending + w > 255) lanes_flush(f);
+  for (int k = 0; k < 8; k++) f->lanes[k] += spread[(h >> (8 * k)) & 0xff] * w;
+  f->pending += w;
+  f->total += w;
+}
+
+static void feature_word(void *ud, const char *w, size_t n) {
+  text_features *f = ud;
+  uint64_t h = XXH3_64bits(w, n);
+  add_feature(f, h, 1);
+  /* the bigram: the word hashed with the previous word's hash as seed, so word order counts */
+  if (f->words > 0) add_feature(f, XXH3_64bits_withSeed(w, n, f->prev), 2);
+  f->prev = h;
+  f->words++;
+  if (n >= 3 && !set_has(&stop_set, w, n, h) && f->n_rep < MAX_WORDS) f->rep[f->n_rep++] = h;
+  if (set_has(&buzz_set, w, n, h) && f->n_buzz < MAX_WORDS) f->buzz[f->n_buzz++] = h;
+}
+
+/* 32 KiB: too large for a loop thread's stack, reused per call on each thread. */
+static text_features *features_of(lp_str text) {
+  static _Thread_local text_features f;
+  pthread_once(&sets_once, sets_init);
+  pthread_once(&spread_once, spread_init);
+  f.n_rep = f.n_buzz = f.words = 0;
+  f.pending = f.total = 0;
+  memset(f.lanes, 0, sizeof(f.lanes));
+  memset(f.ones, 0, sizeof(f.ones));
+  lp__throttle_words(text, feature_word, &f);
+  lanes_flush(&f);
+  return &f;
+}
+
+static uint64_t features_simhash(const text_features *f) {
+  uint64_t fp = 0;
+  for (int b = 0; b < 64; b++)
+    if (2 * (uint64_t)f->ones[b] > f->total) fp |= (uint64_t)1 << b;
+  return fp;
+}
+
+uint64_t lp__throttle_simhash(lp_str text, uint32_t *n_words) {
+  const text_features *f = features_of(text);
+  *n_words = f->words;
+  return features_simhash(f);
+}
+
+/* Sorts a short array of hashes: insertion sort for the usual few dozen, qsort beyond. */
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
+}
+
+static void sort_u64(uint64_t *v, uint32_t n) {
+  if (n > 64) {
+    qsort(v, n, sizeof(v[0]), cmp_u64);
+    return;
+  }
+  for (uint32_t i = 1; i < n; i++) {
+    uint64_t x = v[i];
+    uint32_t j = i;
+    for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
 }
 
 /* The longest run of equal values in a sorted array, and the number of distinct values. */
 static void runs(uint64_t *v, uint32_t n, uint32_t *longest, uint32_t *distinct) {
   *longest = 0;
   *distinct = 0;
-  qsort(v, n, sizeof(v[0]), cmp_u64);
+  sort_u64(v, n);
   for (uint32_t i = 0; i < n;) {
     uint32_t j = i + 1;
     while (j < n && v[j] == v[i]) j++;
@@ -141,23 +218,32 @@ static void runs(uint64_t *v, uint32_t n, uint32_t *longest, uint32_t *distinct)
   }
 }
 
-const char *lp__throttle_stuffing(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size) {
-  static _Thread_local stuff_acc a;  /* 32 KiB: too large for a loop thread's stack, reused per call */
-  a.n_rep = a.n_buzz = a.words = 0;
-  lp__throttle_words(text, stuff_word, &a);
-  if (a.words == 0 || a.words < (uint64_t)c->stuffing_min_tokens) return NULL;
+static const char *stuffing_of(text_features *a, const lp_throttle_conf *c, char *msg, size_t msg_size) {
+  if (a->words == 0 || a->words < (uint64_t)c->stuffing_min_tokens) return NULL;
   uint32_t longest, distinct;
-  runs(a.rep, a.n_rep, &longest, &distinct);
-  if ((double)longest > c->stuffing_share * (double)a.words) {
+  runs(a->rep, a->n_rep, &longest, &distinct);
+  if ((double)longest > c->stuffing_share * (double)a->words) {
     snprintf(msg, msg_size, "one word is %u of its %u words (more than %.2f)", (unsigned)longest,
-             (unsigned)a.words, c->stuffing_share);
+             (unsigned)a->words, c->stuffing_share);
     return "keyword_stuffing";
   }
-  runs(a.buzz, a.n_buzz, &longest, &distinct);
-  if (distinct >= (uint64_t)c->buzzword_min && (double)a.n_buzz > c->buzzword_share * (double)a.words) {
-    snprintf(msg, msg_size, "%u buzzwords (%u distinct) in %u words (more than %.2f)", (unsigned)a.n_buzz,
-             (unsigned)distinct, (unsigned)a.words, c->buzzword_share);
+  runs(a->buzz, a->n_buzz, &longest, &distinct);
+  if (distinct >= (uint64_t)c->buzzword_min && (double)a->n_buzz > c->buzzword_share * (double)a->words) {
+    snprintf(msg, msg_size, "%u buzzwords (%u distinct) in %u words (more than %.2f)", (unsigned)a->n_buzz,
+             (unsigned)distinct, (unsigned)a->words, c->buzzword_share);
     return "keyword_stuffing";
   }
   return NULL;
+}
+
+const char *lp__throttle_stuffing(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size) {
+  return stuffing_of(features_of(text), c, msg, msg_size);
+}
+
+const char *lp__throttle_content(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size, uint64_t *fp,
+                                 uint32_t *n_words) {
+  text_features *f = features_of(text);
+  *n_words = f->words;
+  *fp = features_simhash(f);
+  return stuffing_of(f, c, msg, msg_size);
 }

@@ -53,30 +53,57 @@ void lp__thr_nd_clear(lp__thr_neardup *nd) {
 
 static uint32_t band(uint64_t fp, int b) { return (uint32_t)(fp >> (16 * b)) & 0xffffu; }
 
+/* The 8 chains (2 generations x 4 bands) are walked side by side, one step of each in turn: each step is a
+ * dependent load from a random place, and interleaving lets the CPU have 8 of those misses in flight instead
+ * of one. The answer is the one a walk chain after chain gives (the current generation first, bands in
+ * order, each chain newest first): the closest match, ties going to the one that walk meets first. */
+typedef struct nd_cursor {
+  const lp__thr_nd_gen *g;
+  uint32_t i;
+  int b;
+  int steps;
+  int order;   /* (generation, band) in walk order */
+} nd_cursor;
+
 const lp__thr_nd_entry *lp__thr_nd_find(const lp__thr_neardup *nd, uint64_t fp, uint64_t key, int64_t ts, int64_t window,
                                 int dist_max, int *dist, int *resend) {
   *resend = 0;
   const lp__thr_nd_entry *best = NULL;
   int best_d = 65;
+  long best_rank = 0;
+  nd_cursor cur[2 * BANDS];
+  int live = 0;
   for (int gi = 0; gi < 2; gi++) {
     const lp__thr_nd_gen *g = &nd->gen[(nd->cur + gi) & 1];  /* the current generation first */
     for (int b = 0; b < BANDS; b++) {
       uint32_t i = g->head[(uint32_t)b * BAND_VALUES + band(fp, b)];
-      for (int steps = 0; i != LP__NONE && steps < CHAIN_MAX; steps++) {
-        const lp__thr_nd_entry *e = &g->e[i];
-        int64_t age = ts - e->ts;
-        if (age <= window && age >= -window) {
-          int d = __builtin_popcountll(fp ^ e->fp);
-          if (d <= dist_max) {
-            if (e->key == key) *resend = 1;
-            else if (d < best_d) {
-              best = e;
-              best_d = d;
-            }
+      if (i != LP__NONE) cur[live++] = (nd_cursor){ g, i, b, 0, gi * BANDS + b };
+    }
+  }
+  while (live > 0) {
+    for (int k = 0; k < live;) {
+      nd_cursor *c = &cur[k];
+      const lp__thr_nd_entry *e = &c->g->e[c->i];
+      int64_t age = ts - e->ts;
+      if (age <= window && age >= -window) {
+        int d = __builtin_popcountll(fp ^ e->fp);
+        if (d <= dist_max) {
+          long rank = (long)c->order * CHAIN_MAX + c->steps;
+          if (e->key == key) *resend = 1;
+          else if (d < best_d || (d == best_d && rank < best_rank)) {
+            best = e;
+            best_d = d;
+            best_rank = rank;
           }
         }
-        i = e->next[b];
       }
+      c->i = e->next[c->b];
+      if (c->i == LP__NONE || ++c->steps >= CHAIN_MAX) {
+        *c = cur[--live];   /* this chain is done; the order of the others does not matter */
+        continue;
+      }
+      __builtin_prefetch(&c->g->e[c->i]);
+      k++;
     }
   }
   *dist = best != NULL ? best_d : -1;

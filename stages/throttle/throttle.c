@@ -145,10 +145,10 @@ static int drop(lp__throttle *t, int which, lp_verdict *v) {
 
 /* Steps 4 and 5 of the top comment: NULL, or the code the content earns. */
 static const char *judge_content(lp__throttle *t, const lp_snippet *s, lp_verdict *v) {
-  const char *code = lp__throttle_stuffing(s->text, &t->conf, v->message, sizeof(v->message));
-  if (code != NULL) return code;
   uint32_t words;
-  uint64_t fp = lp__throttle_simhash(s->text, &words);
+  uint64_t fp;
+  const char *code = lp__throttle_content(s->text, &t->conf, v->message, sizeof(v->message), &fp, &words);
+  if (code != NULL) return code;
   if (words < (uint64_t)t->conf.near_dup_min_words) return NULL;
   uint64_t key = snippet_key(s);
   int dist, resend;

@@ -43,6 +43,10 @@ size_t lp__throttle_words(lp_str text, lp__throttle_word_fn fn, void *ud);
 uint64_t lp__throttle_simhash(lp_str text, uint32_t *n_words);
 /* "keyword_stuffing" or NULL, with a reason in msg. */
 const char *lp__throttle_stuffing(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size);
+/* Both at once, from one pass over the words (what on_admit uses): the stuffing code or NULL (with a reason
+ * in msg), and the simhash and word count as lp__throttle_simhash gives them. */
+const char *lp__throttle_content(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size, uint64_t *fp,
+                                 uint32_t *n_words);
 /* 1 when the lower-case word w is in the built-in buzzword list. */
 int lp__throttle_is_buzzword(const char *w, size_t n);
 

@@ -42,7 +42,7 @@ Test(config_load, defaults_without_a_file) {
   cr_assert_str_eq(c.secrets.clearbit_api_key, "");
   cr_assert_str_eq(c.log.level, "info");
   cr_assert_eq(c.metrics.max_series, 1000);
-  cr_assert_str_eq(c.stages.order, "ingest, throttle");
+  cr_assert_str_eq(c.stages.order, "ingest, throttle, churn, reputation");
   cr_assert_str_eq(c.stages.plugins, "");
   lp_config_free(&c);
   lp_config_free(&c); /* zeroed: a second free is harmless */

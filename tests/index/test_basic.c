@@ -11,6 +11,7 @@ static lp_index *mk(uint32_t mem_postings) {
   lp_index_params p;
   lp_index_params_default(&p);
   p.mem_postings = mem_postings;
+  p.idf = LP_INDEX_IDF_LUCENE;  /* the hand-computed figures below use ln(1 + t) */
   lp_index *ix = NULL;
   char err[128];
   cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_OK, "%s", err);
@@ -155,6 +156,73 @@ Test(index, ties_break_by_doc_id) {
   lp_index_free(ix);
 }
 
+/* The default idf, Robertson-Sparck Jones with Xapian's floor, on the same corpus: t(a) = 1.5/2.5 = 0.6 and
+ * t(c) = 2.5/1.5, both < 2, so idf = ln(1 + t/2): ln 1.3 and ln(11/6). */
+Test(index, bm25_robertson_hand_computed) {
+  lp_index_params p;
+  lp_index_params_default(&p);
+  cr_assert_eq(p.idf, LP_INDEX_IDF_ROBERTSON);
+  lp_index *ix = NULL;
+  char err[128];
+  cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_OK, "%s", err);
+  load_small(ix);
+  double d1a = log(1.3) * 2 * 2.2 / (2 + 1.2 * (0.25 + 0.75 * 2 * 3 / 5)), d0a = log(1.3) * 2.2 / 2.38;
+  double d2c = log(11.0 / 6) * 2.2 / (1 + 1.2 * (0.25 + 0.45)), d0b = log(11.0 / 6) * 2.2 / 2.38;
+  lp_index_term qa[] = { T("a", 1) }, qc[] = { T("c", 1) }, qab[] = { T("a", 1), T("b", 1) };
+  expect(ix, qa, 1, 10, (uint32_t[]){ 1, 0 }, (double[]){ d1a, d0a }, 2);
+  expect(ix, qc, 1, 10, (uint32_t[]){ 2 }, (double[]){ d2c }, 1);
+  expect(ix, qab, 2, 10, (uint32_t[]){ 0, 1 }, (double[]){ d0a + d0b, d1a }, 2);
+  lp_index_free(ix);
+}
+
+/* min_normlen: d0 = {a:1} (dl 1), d1 = {b:10} (dl 10), avgdl 5.5, so d0's dl / avgdl = 0.18 is taken as 0.5.
+ * idf(a): t = 1.5 / 1.5 = 1 < 2, ln 1.5. */
+Test(index, min_normlen_clamp) {
+  for (int clamp = 0; clamp < 2; clamp++) {
+    lp_index_params p;
+    lp_index_params_default(&p);
+    cr_assert_float_eq(p.min_normlen, 0.5, 0);
+    if (!clamp) p.min_normlen = 0;
+    lp_index *ix = NULL;
+    char err[128];
+    cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_OK, "%s", err);
+    lp_index_term d0[] = { T("a", 1) }, d1[] = { T("b", 10) }, qa[] = { T("a", 1) };
+    cr_assert_eq(lp_index_put(ix, 0, d0, 1), LP_OK);
+    cr_assert_eq(lp_index_put(ix, 1, d1, 1), LP_OK);
+    double normlen = clamp ? 0.5 : 1 / 5.5;
+    double want = log(1.5) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * normlen));
+    expect(ix, qa, 1, 5, (uint32_t[]){ 0 }, (double[]){ want }, 1);
+    lp_index_free(ix);
+  }
+}
+
+Test(index, idf_parse) {
+  int idf = -1;
+  cr_assert_eq(lp_index_idf_parse("robertson", &idf), LP_OK);
+  cr_assert_eq(idf, LP_INDEX_IDF_ROBERTSON);
+  cr_assert_eq(lp_index_idf_parse("lucene", &idf), LP_OK);
+  cr_assert_eq(idf, LP_INDEX_IDF_LUCENE);
+  cr_assert_eq(lp_index_idf_parse("bm25", &idf), LP_EINVAL);
+  cr_assert_eq(lp_index_idf_parse("", &idf), LP_EINVAL);
+  cr_assert_eq(lp_index_idf_parse(NULL, &idf), LP_EINVAL);
+  cr_assert_eq(idf, LP_INDEX_IDF_LUCENE);
+}
+
+Test(index, idf_values) {
+  /* t >= 2: ln t; t < 2: ln(1 + t/2); a term in every doc keeps a small positive weight. */
+  cr_assert_float_eq(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 100, 10), log(90.5 / 10.5), 1e-15);
+  cr_assert_float_eq(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 100, 60), log(1 + 40.5 / 60.5 / 2), 1e-15);
+  cr_assert_float_eq(lp_index_idf_value(LP_INDEX_IDF_LUCENE, 100, 60), log(1 + 40.5 / 60.5), 1e-15);
+  cr_assert(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 1000000, 1000000) > 0);
+  cr_assert(lp_index_idf_value(LP_INDEX_IDF_LUCENE, 1000000, 1000000) > 0);
+  /* Just past t = 2 (N = 7, n = 2: t = 5.5 / 2.5 = 2.2): ln t; just below (n = 3: t = 4.5 / 3.5): ln(1 + t/2). */
+  cr_assert_float_eq(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 7, 2), log(2.2), 1e-15);
+  cr_assert_float_eq(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 7, 3), log(1 + 4.5 / 3.5 / 2), 1e-15);
+  /* Robertson never above Lucene. */
+  for (uint64_t n = 0; n <= 50; n++)
+    cr_assert(lp_index_idf_value(LP_INDEX_IDF_ROBERTSON, 50, n) <= lp_index_idf_value(LP_INDEX_IDF_LUCENE, 50, n));
+}
+
 Test(index, external_statistics) {
   lp_index *ix = mk(65536);
   load_small(ix);
@@ -190,6 +258,20 @@ Test(index, errors) {
   lp_index_params_default(&p);
   p.merge_factor = 1;
   cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_EINVAL);
+  lp_index_params_default(&p);
+  p.idf = 7;
+  cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_EINVAL);
+  cr_assert_neq(strstr(err, "idf must be"), NULL);
+  p.idf = LP_INDEX_IDF_LUCENE;
+  p.min_normlen = -0.1;
+  cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_EINVAL);
+  cr_assert_neq(strstr(err, "min_normlen"), NULL);
+  p.min_normlen = NAN;
+  cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_EINVAL);
+  p.min_normlen = 100;
+  cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_OK);
+  lp_index_free(ix);
+  ix = NULL;
   lp_index_params_default(&p);
   p.max_docs = 100;
   cr_assert_eq(lp_index_new(&ix, &p, err, sizeof err), LP_OK);

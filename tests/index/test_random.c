@@ -3,7 +3,8 @@
  * exhaustive top-k (same docs in the same order, scores to 1e-9) at k = 1, 10, 25, 100, and the exhaustive
  * scorer must equal a plain BM25 computed here over an array model of the same docs. Checked before any
  * step(), in the middle of merges (with puts and deletes landing on the segments being merged), after full
- * compaction, after replaces and deletes, and with external collection statistics.
+ * compaction, after replaces and deletes, and with external collection statistics; with both idfs, with
+ * and without the min_normlen clamp.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -30,6 +31,8 @@ typedef struct world {
   mdoc *docs;
   lp_index *ix;
   double k1, b;
+  int idf;               /* an lp_index_idf */
+  double min_normlen;
 } world;
 
 static uint64_t rnd(world *w) {  /* splitmix64 */
@@ -137,6 +140,7 @@ static void ref_build(world *w, ref *r) {
         }
       }
       if (pass == 0) {
+        r->dl[d] = (double)(float)r->dl[d];  /* the index keeps doc lengths as floats */
         r->n++;
         r->sum_dl += r->dl[d];
       }
@@ -190,17 +194,19 @@ static size_t ref_score(world *w, ref *r, const query *q, const lp_index_collsta
   double n = cs ? (double)cs->n_docs : (double)r->n, avgdl = cs ? cs->avgdl : r->sum_dl / (double)r->n;
   for (uint32_t d = 0; d < w->ndocs; d++) by_doc[d] = -1;
   for (int j = 0; j < nt; j++) {
-    double idf = log(1 + (n - (double)df[j] + 0.5) / ((double)df[j] + 0.5));
+    double t = (n - (double)df[j] + 0.5) / ((double)df[j] + 0.5);
+    double idf = w->idf == LP_INDEX_IDF_LUCENE ? log(1 + t) : t < 2 ? log(1 + t / 2) : log(t);
     for (uint32_t at = r->start[terms[j]]; at < r->start[terms[j] + 1]; at++) {
       uint32_t d = r->pdoc[at];
       double tf = r->ptf[at];
       if (by_doc[d] < 0) by_doc[d] = 0;
-      by_doc[d] += qw[j] * idf * tf * (w->k1 + 1) / (tf + w->k1 * (1 - w->b + w->b * r->dl[d] / avgdl));
+      double norm = r->dl[d] / avgdl < w->min_normlen ? w->min_normlen : r->dl[d] / avgdl;
+      by_doc[d] += qw[j] * idf * tf * (w->k1 + 1) / (tf + w->k1 * (1 - w->b + w->b * norm));
     }
   }
   size_t nh = 0;
   for (uint32_t d = 0; d < w->ndocs; d++)
-    if (by_doc[d] >= 0) out[nh++] = (lp_index_hit){ d, by_doc[d] };
+    if (by_doc[d] >= 0) out[nh++] = (lp_index_hit){ .doc = d, .score = by_doc[d] };
   qsort(out, nh, sizeof *out, hit_cmp);
   return nh;
 }
@@ -293,8 +299,9 @@ static void churn(world *w, int ops) {
   }
 }
 
-static void run_world(uint64_t seed, uint32_t ndocs, uint32_t vocab, uint32_t mem_postings, double k1, double b) {
-  world w = { .rng = seed, .ndocs = ndocs, .vocab = vocab, .k1 = k1, .b = b };
+static void run_world(uint64_t seed, uint32_t ndocs, uint32_t vocab, uint32_t mem_postings, double k1, double b,
+                      int idf, double min_normlen) {
+  world w = { .rng = seed, .ndocs = ndocs, .vocab = vocab, .k1 = k1, .b = b, .idf = idf, .min_normlen = min_normlen };
   w.zipf_cdf = malloc(vocab * sizeof(double));
   double acc = 0;
   for (uint32_t i = 0; i < vocab; i++) w.zipf_cdf[i] = (acc += 1.0 / pow(i + 1.0, 1.05));
@@ -304,6 +311,8 @@ static void run_world(uint64_t seed, uint32_t ndocs, uint32_t vocab, uint32_t me
   p.mem_postings = mem_postings;
   p.k1 = k1;
   p.b = b;
+  p.idf = idf;
+  p.min_normlen = min_normlen;
   char err[128];
   cr_assert_eq(lp_index_new(&w.ix, &p, err, sizeof err), LP_OK, "%s", err);
 
@@ -349,7 +358,10 @@ static void run_world(uint64_t seed, uint32_t ndocs, uint32_t vocab, uint32_t me
   free(w.zipf_cdf);
 }
 
-Test(index_random, small_corpus, .timeout = 240) { run_world(1, 100, 300, 64, 1.2, 0.75); }
-Test(index_random, medium_corpus, .timeout = 240) { run_world(2, 1000, 2000, 700, 1.2, 0.75); }
-Test(index_random, large_corpus, .timeout = 240) { run_world(3, 5000, 5000, 4000, 0.9, 0.4); }
-Test(index_random, no_length_norm, .timeout = 240) { run_world(4, 600, 400, 300, 1.5, 0.0); }
+Test(index_random, small_corpus, .timeout = 240) { run_world(1, 100, 300, 64, 1.2, 0.75, LP_INDEX_IDF_ROBERTSON, 0.5); }
+Test(index_random, medium_corpus, .timeout = 240) { run_world(2, 1000, 2000, 700, 1.2, 0.75, LP_INDEX_IDF_ROBERTSON, 0.5); }
+Test(index_random, large_corpus, .timeout = 240) { run_world(3, 5000, 5000, 4000, 0.9, 0.4, LP_INDEX_IDF_ROBERTSON, 0.5); }
+Test(index_random, no_length_norm, .timeout = 240) { run_world(4, 600, 400, 300, 1.5, 0.0, LP_INDEX_IDF_ROBERTSON, 0.5); }
+Test(index_random, lucene_idf_small, .timeout = 240) { run_world(5, 100, 300, 64, 1.2, 0.75, LP_INDEX_IDF_LUCENE, 0); }
+Test(index_random, strong_clamp, .timeout = 240) { run_world(7, 800, 1500, 500, 1.2, 0.75, LP_INDEX_IDF_ROBERTSON, 0.9); }
+Test(index_random, lucene_idf_medium, .timeout = 240) { run_world(6, 1000, 2000, 700, 1.2, 0.75, LP_INDEX_IDF_LUCENE, 0); }

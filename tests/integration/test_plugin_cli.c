@@ -86,7 +86,7 @@ Test(integration, cli_ingest_posts_a_file, .timeout = 60) {
   for (int i = 0; i < 2500; i++)
     fprintf(f, "{\"id\":\"x%d\",\"miner\":\"m\",\"ts\":%lld,\"lead\":{\"domain\":\"lead%d.io\"},\"kind\":\"news\",\"text\":\"t %d\"}\n",
             i, now_ms(), i % 50, i);
-  fprintf(f, "{\"id\":\"bad\",\"miner\":\"m\",\"ts\":1,\"lead\":{\"domain\":\"yahoo.com\"},\"kind\":\"news\",\"text\":\"t\"}\n");
+  fprintf(f, "{\"id\":\"bad\",\"miner\":\"m\",\"ts\":1700000000000,\"lead\":{\"domain\":\"yahoo.com\"},\"kind\":\"news\",\"text\":\"t\"}\n");
   fclose(f);
   char cmd[1024], out[8192];
   snprintf(cmd, sizeof(cmd), "%s ingest %s --url http://127.0.0.1:%d --batch 1000 2>&1", LP_BINARY_PATH, path, s.port);

@@ -177,7 +177,8 @@ Test(kafka_produce_cli, publishes_a_file_as_json_and_msgpack) {
   int json = 0, mp = 0;
   for (int i = 0; i < 4; i++) {
     const kept *x = &k.recs[i];
-    cr_assert(strcmp(x->key, "Acme.com") == 0 || strcmp(x->key, "beta.io") == 0, "raw key %s", x->key);
+    /* keyed by the canonical domain (the server's partition of it is where librdkafka's murmur2 puts it) */
+    cr_assert(strcmp(x->key, "acme.com") == 0 || strcmp(x->key, "beta.io") == 0, "canonical key %s", x->key);
     if (strcmp(x->ctype, "application/json") == 0) {
       json++;
       cr_assert(x->value[0] == '{' && x->value[x->value_len - 1] == '}', "trimmed JSON");

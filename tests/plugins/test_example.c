@@ -2,6 +2,7 @@
  * broken builds of it that the host must refuse. */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -171,4 +172,108 @@ Test(plugin_example, open_plugin_hands_back_the_checked_descriptor) {
   cr_assert_str_eq(d->conf_keys[0].key, "domains");
   cr_assert_str_eq(d->conf_keys[1].def, "blocked_domain");
   dlclose(h);
+}
+
+/* ---- outcomes: counted by event for blocked domains; spam_limit blocks a domain after N spam outcomes ---- */
+
+static int outcome_verdict(const char *domain, uint32_t event, lp_verdict *v) {
+  lp_outcome o;
+  memset(&o, 0, sizeof(o));
+  o.domain = (lp_str){ domain, strlen(domain) };
+  o.event = event;
+  return lp_stage_shard_outcome(ss, &o, v);
+}
+
+static uint64_t stage_counter(const char *name, const char *help, const char *label) {
+  static const char *const names[] = { "stage", "label" };
+  char full[128];
+  snprintf(full, sizeof(full), "leadpoet_stage_%s_total", name);
+  lp_metric_family *f = lp_metrics_family(metrics, LP_METRIC_COUNTER, full, help, names, 2, NULL, 0);
+  cr_assert_not_null(f);
+  const char *v[] = { "blocklist", label };
+  return lp_counter_value(lp_metrics_series(f, v));
+}
+
+Test(plugin_example, outcomes_of_blocked_domains_are_counted_by_event) {
+  load_blocklist("[stage.blocklist]\ndomains = acme.com\n");
+  lp_verdict v;
+  cr_assert_eq(outcome_verdict("acme.com", LP_EVENT_SPAM, &v), LP_STAGE_DROP);
+  cr_assert_eq(outcome_verdict("eu.acme.com", LP_EVENT_SPAM, &v), LP_STAGE_DROP);
+  cr_assert_eq(outcome_verdict("acme.com", LP_EVENT_REPLIED, &v), LP_STAGE_DROP);
+  cr_assert_eq(outcome_verdict("other.com", LP_EVENT_SPAM, &v), LP_STAGE_CONTINUE);
+  const char *help = "Outcomes of blocked domains, by event.";
+  cr_assert_eq(stage_counter("blocked_outcome", help, "spam"), 2);
+  cr_assert_eq(stage_counter("blocked_outcome", help, "replied"), 1);
+  cr_assert_eq(stage_counter("blocked_outcome", help, "meeting"), 0);
+}
+
+Test(plugin_example, spam_limit_blocks_a_domain_after_n_spam_outcomes) {
+  load_blocklist("[stage.blocklist]\nspam_limit = 3\n");
+  lp_verdict v;
+  for (int i = 0; i < 2; i++) cr_assert_eq(outcome_verdict("spammy.com", LP_EVENT_SPAM, &v), LP_STAGE_CONTINUE);
+  cr_assert_eq(outcome_verdict("spammy.com", LP_EVENT_REPLIED, &v), LP_STAGE_CONTINUE, "a good event is not spam");
+  cr_assert_eq(snippet_verdict("spammy.com", &v), LP_STAGE_CONTINUE, "2 of 3: still in");
+  cr_assert_eq(outcome_verdict("spammy.com", LP_EVENT_SPAM, &v), LP_STAGE_CONTINUE, "the outcome itself goes on");
+  cr_assert_eq(snippet_verdict("spammy.com", &v), LP_STAGE_DROP, "3 of 3: blocked from now on");
+  cr_assert_str_eq(v.code, "blocked_domain");
+  cr_assert(strstr(v.message, "spammy.com had 3 spam outcomes") != NULL, "%s", v.message);
+  cr_assert_eq(snippet_verdict("clean.com", &v), LP_STAGE_CONTINUE);
+  cr_assert_eq(stage_counter("spam_blocked", "Snippets dropped because their domain reached spam_limit spam outcomes.",
+                             "snippet"), 1);
+}
+
+Test(plugin_example, spam_counts_are_off_by_default) {
+  load_blocklist("");
+  lp_verdict v;
+  for (int i = 0; i < 10; i++) cr_assert_eq(outcome_verdict("spammy.com", LP_EVENT_SPAM, &v), LP_STAGE_CONTINUE);
+  cr_assert_eq(snippet_verdict("spammy.com", &v), LP_STAGE_CONTINUE);
+}
+
+Test(plugin_example, a_full_spam_table_counts_what_it_cannot_track) {
+  load_blocklist("[stage.blocklist]\nspam_limit = 1\nspam_domains = 16\n");
+  lp_verdict v;
+  char d[32];
+  for (int i = 0; i < 20; i++) {
+    snprintf(d, sizeof(d), "s%d.com", i);
+    cr_assert_eq(outcome_verdict(d, LP_EVENT_SPAM, &v), LP_STAGE_CONTINUE);
+  }
+  cr_assert_eq(stage_counter("spam_table_full", "Spam outcomes not counted: the shard's table held spam_domains domains.",
+                             "outcome"), 4);
+  cr_assert_eq(snippet_verdict("s0.com", &v), LP_STAGE_DROP, "tracked");
+  cr_assert_eq(snippet_verdict("s19.com", &v), LP_STAGE_CONTINUE, "not tracked");
+}
+
+Test(plugin_example, spam_counts_survive_save_and_load) {
+  load_blocklist("[stage.blocklist]\nspam_limit = 2\n");
+  lp_verdict v;
+  for (int i = 0; i < 2; i++) outcome_verdict("spammy.com", LP_EVENT_SPAM, &v);
+  outcome_verdict("half.com", LP_EVENT_SPAM, &v);
+  lp_buf saved = LP_BUF_INIT;
+  cr_assert_eq(lp_stage_shard_save(ss, &saved), LP_OK);
+  lp_stage_shard_close(ss);
+  cr_assert_eq(lp_stage_shard_open(st, 0, &ss), LP_OK);
+  cr_assert_eq(snippet_verdict("spammy.com", &v), LP_STAGE_CONTINUE, "a fresh shard knows nothing");
+  cr_assert_eq(lp_stage_shard_load(ss, saved.data, saved.len, err, sizeof(err)), LP_OK, "%s", err);
+  cr_assert_eq(snippet_verdict("spammy.com", &v), LP_STAGE_DROP);
+  cr_assert_eq(snippet_verdict("half.com", &v), LP_STAGE_CONTINUE);
+  outcome_verdict("half.com", LP_EVENT_SPAM, &v);
+  cr_assert_eq(snippet_verdict("half.com", &v), LP_STAGE_DROP, "the loaded count goes on");
+  lp_buf_free(&saved);
+}
+
+Test(plugin_example, a_load_of_foreign_bytes_is_refused_naming_the_stage) {
+  load_blocklist("[stage.blocklist]\nspam_limit = 2\n");
+  /* What lp_stage_shard_save writes: {stage name: bin}; the blocklist's bin is not a saved table. */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 1);
+  msgpack_pack_str(&pk, 9);
+  msgpack_pack_str_body(&pk, "blocklist", 9);
+  msgpack_pack_bin(&pk, 7);
+  msgpack_pack_bin_body(&pk, "BLS1\x05\x00\x00", 7);
+  cr_assert_neq(lp_stage_shard_load(ss, sb.data, sb.size, err, sizeof(err)), LP_OK);
+  cr_assert(strstr(err, "blocklist") != NULL, "%s", err);
+  msgpack_sbuffer_destroy(&sb);
 }

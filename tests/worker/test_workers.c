@@ -157,18 +157,18 @@ Test(workers, a_worker_that_fails_to_start_fails_the_start_cleanly) {
 }
 
 Test(workers, routing_is_stable_and_spreads) {
-  /* The hash of a domain never changes: the same domain is the same shard in every process. */
+  /* The table hash of a domain never changes: saved lead tables depend on it. */
   uint64_t h = lp_domain_hash("acme.com", 8);
   cr_assert_eq(h, lp_domain_hash("acme.com", 8));
-  cr_assert_eq(lp_shard_of(h, 64), lp_shard_of(lp_domain_hash("acme.com", 8), 64));
   cr_assert_neq(h, lp_domain_hash("acme.co", 7));
-  /* XXH3-64 of "acme.com" with seed 0: pinned, because Kafka partitions and checkpoints depend on it. */
-  cr_assert_eq(h, UINT64_C(0xb92a4138011e6dee), "XXH3-64(\"acme.com\") changed: routing would move every lead");
+  cr_assert_eq(h, UINT64_C(0xb92a4138011e6dee), "XXH3-64(\"acme.com\") changed: saved lead tables would not load");
+  /* The shard is the Kafka partition: the same in every process (tests/worker/test_partition.c pins it). */
+  cr_assert_eq(lp_partition_of("acme.com", 8, 64), lp_partition_of("acme.com", 8, 64));
   unsigned counts[64] = { 0 };
   char d[32];
   for (int i = 0; i < 64000; i++) {
     int n = snprintf(d, sizeof(d), "company%d.com", i);
-    counts[lp_shard_of(lp_domain_hash(d, (size_t)n), 64)]++;
+    counts[lp_partition_of(d, (size_t)n, 64)]++;
   }
   for (int s = 0; s < 64; s++) cr_assert(counts[s] > 800 && counts[s] < 1200, "shard %d has %u of 64000", s, counts[s]);
 }

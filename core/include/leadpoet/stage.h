@@ -31,6 +31,10 @@
  *
  * Required callbacks: init and on_snippet; save and load come as a pair or not at all; every other
  * callback may be NULL. Without shard_open, the per-shard callbacks receive the stage-wide state.
+ *
+ * History. 1.1 added the global callbacks (on_admit, on_admit_outcome, save_global, load_global,
+ * describe_miner) and host->miner_reputation; 1.2 added on_rerank (asynchronous, on the reactor) and
+ * host->config_get.
  */
 #ifndef LEADPOET_STAGE_H
 #define LEADPOET_STAGE_H
@@ -46,7 +50,7 @@ extern "C" {
 #endif
 
 #define LP_STAGE_ABI_MAJOR 1
-#define LP_STAGE_ABI_MINOR 1
+#define LP_STAGE_ABI_MINOR 2
 
 /* The symbol every plugin exports: `const lp_stage_desc *lp_stage_entry(void)`. */
 #define LP_STAGE_ENTRY_SYMBOL "lp_stage_entry"
@@ -95,7 +99,7 @@ typedef struct lp_snippet {
   const lp_str *tech_removed;
   uint32_t n_tech_removed;
   uint64_t domain_hash;      /* stable hash of domain (XXH3-64, seed 0) */
-  uint32_t shard;            /* domain_hash & (shards - 1) */
+  uint32_t shard;            /* Kafka partition of domain: (murmur2(domain) & 0x7fffffff) % shards */
   int64_t arrival_ms;        /* wall clock when the reactor accepted it */
 } lp_snippet;
 
@@ -137,6 +141,53 @@ typedef struct lp_writer {
   int (*write)(struct lp_writer *w, const void *data, size_t len);
   void *opaque;
 } lp_writer;
+
+/* ---- Re-ranking (ABI 1.2) ------------------------------------------------------------------------ */
+
+/* One candidate of the merged answer, best first. fields holds the members of the lead's JSON object as the
+ * answer renders it, WITHOUT the enclosing braces ("domain":...,"name":...,"score":...,"signals":{...},
+ * "evidence":[...]; signals and evidence only when the query asked for explain): wrap it in {} to parse. */
+typedef struct lp_rerank_cand {
+  lp_str domain;
+  double score;              /* the model's (GBDT or v0) score */
+  lp_str fields;
+} lp_rerank_cand;
+
+/* A re-rank request, after the workers' answers are merged and before the answer is rendered. Everything
+ * it points to is the host's and stays valid until done() is called (and not after). */
+typedef struct lp_rerank_req {
+  lp_str query_id;
+  lp_str prompt;
+  const lp_rerank_cand *cands;
+  uint32_t n;                /* the answer's leads, at most the query's k */
+  uint32_t k;
+  double budget_usd;         /* what the query may still spend on paid calls: max_cost_usd - cost so far */
+  int64_t now_ms;
+  void *loop;                /* the reactor's uv_loop_t, for the stage's own handles (timers, sockets) */
+} lp_rerank_req;
+
+/* What a re-rank produced. status LP_OK: scores[i] replaces cands[i].score for i < n_scores (the host
+ * re-sorts the whole answer by score, ties by domain, so a stage that wants its order kept above the rest
+ * keeps its scores at or above cands[n_scores].score). Any other status (a negative LP_E* code): the
+ * model's order stands, error says why (static or valid during the call). cost_usd and calls count what
+ * was paid either way (a call that failed after the provider billed it still costs). */
+typedef struct lp_rerank_result {
+  int status;
+  const double *scores;      /* n_scores values, valid during the done() call only */
+  uint32_t n_scores;
+  double cost_usd;
+  uint32_t calls;            /* paid calls attempted */
+  const char *error;
+} lp_rerank_result;
+
+/* Called by the stage exactly once per accepted request, on the reactor thread, never from inside
+ * on_rerank itself. */
+typedef void (*lp_rerank_done_fn)(void *done_ud, const lp_rerank_result *res);
+
+/* on_rerank returns LP_OK (accepted: done will follow), LP_RERANK_SKIP (declined: nothing was spent and
+ * done is never called; e.g. no API key, budget too small, the answer is clear enough, breaker open) or a
+ * negative LP_E* code (failed; done is never called). */
+#define LP_RERANK_SKIP 1
 
 /* ---- Configuration ------------------------------------------------------------------------------ */
 
@@ -198,7 +249,13 @@ typedef struct lp_host_api {
    * Beta(1,1) prior, 0.5 in [0.025, 0.975], for a miner never seen). Reactor thread only (on_admit). */
   int (*miner_reputation)(lp_str miner, double *mean, double *low, double *high);
 
-  void *reserved[15];
+  /* ABI 1.2. The effective value of a core config key ("query", "instance_usd_per_hour"; secrets too:
+   * "secrets", "openai_api_key" is the file's value or OPENAI_API_KEY from the environment) as text:
+   * strings raw, numbers as written in the file. LP_OK, LP_ENOENT for no such key, LP_ERANGE when out is
+   * too small (out holds ""). From init() only (main thread); out is the caller's. */
+  int (*config_get)(const char *section, const char *key, char *out, size_t cap);
+
+  void *reserved[14];
 } lp_host_api;
 
 /* ---- The descriptor ----------------------------------------------------------------------------- */
@@ -249,7 +306,15 @@ typedef struct lp_stage_desc {
    * GET /v1/miners/{id} under the stage's name. Reactor thread. */
   int (*describe_miner)(void *stage, lp_str miner, lp_writer *w);
 
-  void *reserved[3];         /* zero; for ABI 1.x additions */
+  /* ---- ABI 1.2: re-ranking, read only when abi_minor >= 2 ------------------------------------------ *
+   * Reactor thread, once per query, with the merged answer (see lp_rerank_req). Asynchronous: the stage
+   * may start network I/O on req->loop and must return at once; it calls done(done_ud, &result) exactly
+   * once later, from the loop. The first loaded stage with on_rerank gets the query; at most one runs.
+   * Handles it opened on the loop must be closed (or closing) when done is called or soon after, and all of
+   * them by the time the loop ends: destroy() runs after it. */
+  int (*on_rerank)(void *stage, const lp_rerank_req *req, lp_rerank_done_fn done, void *done_ud);
+
+  void *reserved[2];         /* zero; for ABI 1.x additions */
 } lp_stage_desc;
 
 /* What an ABI 1.0 descriptor holds at least: the host reads no field past this size. 1.x fields replace

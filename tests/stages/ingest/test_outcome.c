@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "fixtures.h"
+#include "worker/worker.h"
 
 static lp_domain_set *b2c;
 
@@ -81,7 +82,7 @@ Test(outcome, decoded_fields, .init = setup, .fini = teardown) {
   cr_assert_str_eq(o->product.ptr, "CRM seats");
   cr_assert(o->has_value);
   cr_assert_float_eq(o->value_usd, 1200.5, 1e-9);
-  cr_assert_eq(o->shard, (uint32_t)(o->domain_hash & 63));
+  cr_assert_eq(o->shard, lp_partition_of(o->domain.ptr, o->domain.len, 64));
   lp_free(o);
   cr_assert_str_eq(lp_outcome_event_name(99), "unknown");
   cr_assert_str_eq(lp_snippet_kind_name(99), "unknown");
@@ -121,7 +122,8 @@ static int snippet_with_raw(const char *key, void (*put)(msgpack_packer *), lp_r
 static void put_bin(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, "abc", 3); }
 static void put_str(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, "abc", 3); }
 static void put_u64_big(msgpack_packer *pk) { msgpack_pack_uint64(pk, UINT64_MAX); }
-static void put_u32(msgpack_packer *pk) { msgpack_pack_uint32(pk, 1700000000u); }
+static void put_u32(msgpack_packer *pk) { msgpack_pack_uint32(pk, 1700000000u); }  /* seconds, not ms */
+static void put_u64(msgpack_packer *pk) { msgpack_pack_uint64(pk, 1700000000000u); }
 static void put_i8_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -1); }
 static void put_float(msgpack_packer *pk) { msgpack_pack_float(pk, 1.0f); }
 static void put_ext(msgpack_packer *pk) { msgpack_pack_ext_with_body(pk, "x", 1, 5); }
@@ -140,7 +142,9 @@ Test(msgpack, string_types, .init = setup, .fini = teardown) {
 
 Test(msgpack, integer_types, .init = setup, .fini = teardown) {
   lp_reject rej = { 0 };
-  cr_assert_eq(snippet_with_raw("ts", put_u32, &rej), LP_OK, "%s", rej.message);
+  cr_assert_eq(snippet_with_raw("ts", put_u64, &rej), LP_OK, "%s", rej.message);
+  cr_assert_eq(snippet_with_raw("ts", put_u32, &rej), LP_EINVAL);
+  cr_assert(strstr(rej.message, "before 2000") != NULL, "%s", rej.message);
   cr_assert_eq(snippet_with_raw("ts", put_u64_big, &rej), LP_EINVAL);
   cr_assert_str_eq(rej.message, "ts is out of range");
   cr_assert_eq(snippet_with_raw("ts", put_i8_neg, &rej), LP_EINVAL);

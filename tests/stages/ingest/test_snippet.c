@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include "fixtures.h"
+#include "worker/worker.h"
 
 typedef struct rule_case {
   const char *path;     /* field to set ("lead.domain") */
@@ -56,7 +57,9 @@ static const rule_case miner_cases[] = {
 };
 
 static const rule_case ts_cases[] = {
-  { "ts", "0", NULL, NULL },
+  { "ts", "0", "bad_field", "ts is before 2000-01-01" },
+  { "ts", "946684799999", "bad_field", "ts is before 2000-01-01" },
+  { "ts", "946684800000", NULL, NULL },
   { "ts", "1764000600000", NULL, NULL },             /* exactly 10 min ahead: allowed */
   { "ts", "1764000600001", "future_ts", "ts 1764000600001" },
   { "ts", "9223372036854775807", "future_ts", NULL },
@@ -186,11 +189,11 @@ Test(snippet, decoded_fields, .init = setup, .fini = teardown) {
   cr_assert_eq(s->n_tech_removed, 1);
   cr_assert_str_eq(s->tech_removed[0].ptr, "heroku");
   cr_assert_eq(s->arrival_ms, NOW_MS);
-  cr_assert_eq(s->shard, (uint32_t)(s->domain_hash & 63));
+  cr_assert_eq(s->shard, lp_partition_of(s->domain.ptr, s->domain.len, 64));
   cr_assert_eq(s->domain_hash, XXH3_64bits("acme.com", 8));
   lp_free(s);
   /* Optional fields absent: len 0, arrays NULL. */
-  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1,\"lead\":{\"domain\":\"acme.com\"},"
+  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1700000000000,\"lead\":{\"domain\":\"acme.com\"},"
                                "\"kind\":\"news\",\"text\":\"t\"}", b2c, &rej, &s), LP_OK, "%s", rej.message);
   cr_assert_eq(s->name.len, 0);
   cr_assert_eq(s->country.len, 0);
@@ -266,10 +269,10 @@ Test(snippet, check_order, .init = setup, .fini = teardown) {
   cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":9999999999999,\"lead\":{\"domain\":\"gmail.com\"},"
                                "\"kind\":\"web\",\"text\":\"jane@acme.com\"}", b2c, &rej, NULL), LP_EINVAL);
   cr_assert_str_eq(rej.code, "future_ts");
-  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1,\"lead\":{\"domain\":\"gmail.com\"},"
+  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1700000000000,\"lead\":{\"domain\":\"gmail.com\"},"
                                "\"kind\":\"web\",\"text\":\"jane@acme.com\"}", b2c, &rej, NULL), LP_EINVAL);
   cr_assert_str_eq(rej.code, "b2c_domain");
-  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1,\"lead\":{\"domain\":\"acme.com\"},"
+  cr_assert_eq(fx_snippet_json("{\"id\":\"a\",\"miner\":\"m\",\"ts\":1700000000000,\"lead\":{\"domain\":\"acme.com\"},"
                                "\"kind\":\"web\",\"text\":\"jane@acme.com\"}", b2c, &rej, NULL), LP_EINVAL);
   cr_assert_str_eq(rej.code, "pii");
 }
