@@ -65,6 +65,7 @@ typedef struct lp_config {
     char *mode;                 /* auto|embedded|external|off */
     char *properties;           /* "key=value;..." librdkafka properties */
     int64_t apply_timeout_ms;   /* HTTP ingest's wait for application */
+    int64_t ready_max_lag;      /* /readyz: records behind at most, over the owned partitions */
   } kafka;
   struct {
     char *endpoint;             /* host:port; "" = none */
@@ -99,6 +100,8 @@ typedef struct lp_config {
 
   struct {
     double k1, b;               /* BM25 */
+    char *idf;                  /* "robertson" or "lucene" */
+    double min_normlen;         /* BM25 length clamp (Xapian's min_normlen) */
     int64_t retention_ms;       /* evidence older than this (event time) leaves the index */
     int64_t expire_per_tick;    /* leads whose stale terms are expired per shard per tick */
     int64_t merge_per_tick;     /* index merge work per shard per tick (lp_index_step budget) */
@@ -108,7 +111,7 @@ typedef struct lp_config {
     double text_saturation;     /* bm25 / (bm25 + this) */
     int64_t recency_half_life_ms;
     int64_t churn_window_ms;    /* a removal this recent is a buying trigger */
-    int64_t candidates;         /* per shard, from the index, before the model re-scores them */
+    int64_t candidates;         /* per worker, from the index, before the model re-scores them */
   } scoring;
   struct {
     double default_max_cost_usd;

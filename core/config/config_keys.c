@@ -100,6 +100,8 @@ static const lp_conf_key kafka_keys[] = {
   KEY_MS(kafka, apply_timeout, "10s", 10, 10 * MINS,
          "with Kafka, how long a POST to an ingest route waits for its events to be applied here before "
          "answering with what is known (delivered events then count as accepted)"),
+  KEY(kafka, ready_max_lag, LP_CONF_INT, "1000", 0, 1000000000,
+      "/readyz answers 503 while the owned partitions are more than this many records behind in total"),
   END
 };
 
@@ -166,6 +168,10 @@ static const lp_conf_key stages_keys[] = {
 static const lp_conf_key index_keys[] = {
   KEY(index, k1, LP_CONF_DOUBLE, "1.2", 0, 10, "BM25 k1: how fast repeated words stop adding to a match"),
   KEY(index, b, LP_CONF_DOUBLE, "0.75", 0, 1, "BM25 b: how much a long document (lots of evidence) is normalised"),
+  STR(index, idf, "robertson",
+      "BM25 idf: robertson (Xapian's BM25Weight: ln t, ln(1 + t/2) when t < 2) or lucene (ln(1 + t))"),
+  KEY(index, min_normlen, LP_CONF_DOUBLE, "0.5", 0, 100,
+      "BM25 length clamp: a document's length over the average counts as at least this (Xapian's min_normlen; 0 = none)"),
   KEY_MS(index, retention, "180d", 1 * DAYS, 3650 * DAYS,
          "evidence older than this, in event time, leaves the index (reclaimed in small background steps)"),
   KEY(index, expire_per_tick, LP_CONF_INT, "64", 1, 1000000,
@@ -188,7 +194,7 @@ static const lp_conf_key scoring_keys[] = {
   KEY_MS(scoring, recency_half_life, "30d", 1 * HOURS, 3650 * DAYS, "age at which the recency feature halves"),
   KEY_MS(scoring, churn_window, "90d", 1 * DAYS, 3650 * DAYS, "a tool removed this recently is a buying trigger"),
   KEY(scoring, candidates, LP_CONF_INT, "200", 1, 100000,
-      "leads per shard taken from the index by text match before the model re-scores them"),
+      "leads per worker taken from the index by text match before the model re-scores them"),
   END
 };
 
@@ -225,6 +231,14 @@ static int check_listen(const void *dst, char *why, size_t why_size) {
   char host[256];
   int port;
   return lp_config_split_listen(s, host, sizeof(host), &port, why, why_size);
+}
+
+static int check_index_idf(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  if (strcmp(s, "robertson") == 0 || strcmp(s, "lucene") == 0) return LP_OK;
+  snprintf(why, why_size, "\"%.40s\" must be robertson or lucene", s);
+  return LP_EINVAL;
 }
 
 static int check_kafka_mode(const void *dst, char *why, size_t why_size) {
@@ -275,6 +289,7 @@ static const key_rule rules[] = {
   { "log", "level", check_level, NULL },
   { "kafka", "bootstrap_brokers", NULL, "KAFKA_BOOTSTRAP_BROKERS" },
   { "kafka", "mode", check_kafka_mode, NULL },
+  { "index", "idf", check_index_idf, NULL },
   { "kafka", "properties", check_kafka_props, NULL },
   { "redis", "endpoint", NULL, "REDIS_ENDPOINT" },
   { "secrets", "openai_api_key", NULL, "OPENAI_API_KEY" },

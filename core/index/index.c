@@ -168,6 +168,7 @@ static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
   }
   ix_seg *s = lp__ix_seg_find(ix, ix->hot[doc].seg);
   if (s) {
+    lp__ix_live_clear(s, s->kind == IX_MEM ? d->slot : doc);
     s->live -= d->nterms;
     s->live_docs--;
   }
@@ -308,6 +309,7 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
   double dl = 0;
   uint32_t slot = s->ndocs++;
   s->docs[slot] = doc;
+  lp__ix_live_set(s, slot);  /* reserved by lp__ix_mem_reserve */
   for (uint32_t i = 0; i < m; i++) dl += lp__ix_tf(tf_code(ents[i].w));
   dl = (double)(float)dl;  /* what hot[] holds (index.h: Stored frequency) */
   if (m && s->ref_avgdl == 0)

@@ -5,7 +5,13 @@
  * absent) and, in a mutable segment, which slot. A posting is live iff its segment (and slot) is the one
  * the doc table names. A replaced doc's old postings thus die in O(1), without touching them; a query
  * skips them when it comes to evaluate their doc, and step() drops them when it rewrites their segment.
- * Seg ids only grow, so a dead posting never comes back to life.
+ * Seg ids only grow, so a dead posting never comes back to life. Each segment mirrors that rule in a
+ * bitmap of its live keys (ix_seg.lbits, by slot in a mutable segment, by doc id in a compressed one):
+ * bit set <=> the doc table names this segment (and slot). Queries and merges read the bitmap, one bit
+ * in a table of a few KB per shard segment, instead of the doc table (in a mutable segment that was three
+ * dependent loads, slot -> doc -> seg -> slot, and the hottest cache miss of a query). put() sets the
+ * bit of the new slot, doc_unlink() clears the old one, a merge's finish sets the moved docs' bits in its
+ * output; nothing else changes liveness.
  *
  * One segment per doc. Since a doc is live in exactly one segment, a doc's BM25 score is a sum over the
  * postings of one segment; WAND runs segment by segment over one shared heap. In a mutable segment the
@@ -105,6 +111,8 @@ typedef struct ix_seg {
   uint32_t live_docs;
   uint32_t *docs;           /* doc id per slot (mutable) / per position (compressed) */
   uint32_t ndocs, cap_docs;
+  uint64_t *lbits;          /* live keys (see Liveness above); a key at or past nbits is dead */
+  uint32_t nbits;           /* keys the bitmap covers (64 per word; UINT32_MAX at the most) */
   /* IX_MEM */
   ix_mlist *lists;
   uint32_t nlists, cap_lists;
@@ -193,6 +201,7 @@ ix_seg *lp__ix_seg_find(const lp_index *ix, uint32_t id);
 int lp__ix_seg_add(lp_index *ix, ix_seg *s);
 void lp__ix_seg_remove(lp_index *ix, ix_seg *s);
 ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid);
+int lp__ix_bits_reserve(ix_seg *s, uint32_t nkeys);
 int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n, uint32_t *li);
 int lp__ix_frozen_term(const lp_index *ix, const ix_seg *s, uint32_t tid, ix_fterm *out);
 uint32_t lp__ix_block_decode(const ix_seg *s, const ix_fterm *t, uint32_t b, uint32_t *docs, uint16_t *tfs);
@@ -256,13 +265,16 @@ static inline double lp__ix_tf(uint16_t code) {
   return (double)f;
 }
 
-/* Is posting (seg s, slot-or-doc key) the live version of its doc? */
-static inline int lp__ix_live(const lp_index *ix, const ix_seg *s, uint32_t key) {
-  if (s->kind == IX_MEM) {
-    uint32_t doc = s->docs[key];
-    return ix->hot[doc].seg == s->id && ix->docs[doc].slot == key;
-  }
-  return ix->hot[key].seg == s->id;
+/* Is posting (seg s, slot-or-doc key) the live version of its doc? (the segment's bitmap, see Liveness) */
+static inline int lp__ix_live(const ix_seg *s, uint32_t key) {
+  return key < s->nbits && (s->lbits[key >> 6] >> (key & 63) & 1);
+}
+
+/* Marks key live in s; the caller has reserved the bit (lp__ix_bits_reserve). */
+static inline void lp__ix_live_set(ix_seg *s, uint32_t key) { s->lbits[key >> 6] |= 1ull << (key & 63); }
+
+static inline void lp__ix_live_clear(ix_seg *s, uint32_t key) {
+  if (key < s->nbits) s->lbits[key >> 6] &= ~(1ull << (key & 63));
 }
 
 #endif

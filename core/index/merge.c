@@ -157,7 +157,7 @@ static size_t gather(lp_index *ix, const ix_seg *s, const src *r, size_t *np) {
   if (r->l) {
     const ix_mlist *l = r->l;
     for (uint32_t i = 0; i < l->n; i++)
-      if (lp__ix_live(ix, s, l->slots[i])) j->tpairs[(*np)++] = (uint64_t)s->docs[l->slots[i]] << 16 | l->tfs[i];
+      if (lp__ix_live(s, l->slots[i])) j->tpairs[(*np)++] = (uint64_t)s->docs[l->slots[i]] << 16 | l->tfs[i];
     return l->n;
   }
   uint32_t docs[LP_IX_BLOCK];
@@ -165,7 +165,7 @@ static size_t gather(lp_index *ix, const ix_seg *s, const src *r, size_t *np) {
   for (uint32_t b = 0; r->ft.n && b < lp__ix_nblk(&r->ft); b++) {
     uint32_t n = lp__ix_block_decode(s, &r->ft, b, docs, tfs);
     for (uint32_t i = 0; i < n; i++)
-      if (ix->hot[docs[i]].seg == s->id) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
+      if (lp__ix_live(s, docs[i])) j->tpairs[(*np)++] = (uint64_t)docs[i] << 16 | tfs[i];
   }
   return r->ft.n;
 }
@@ -336,9 +336,14 @@ static void shrink(ix_seg *o) {
 static int job_finish(lp_index *ix) {
   ix_job *j = &ix->job;
   ix_seg *o = j->out;
-  uint32_t live = 0;
-  for (uint32_t i = 0; i < j->nin; i++) live += j->in[i]->live_docs;
+  uint32_t live = 0, maxdoc = 0;
+  for (uint32_t i = 0; i < j->nin; i++) {
+    live += j->in[i]->live_docs;
+    for (uint32_t pos = 0; pos < j->in[i]->ndocs; pos++)
+      if (j->in[i]->docs[pos] > maxdoc) maxdoc = j->in[i]->docs[pos];
+  }
   if (lp__ix_grow((void **)&o->docs, &o->cap_docs, live ? live : 1, sizeof(uint32_t)) != LP_OK ||
+      lp__ix_bits_reserve(o, maxdoc + 1) != LP_OK ||
       lp__ix_grow((void **)&ix->segs, &ix->cap_segs, ix->nsegs + 1, sizeof(ix_seg *)) != LP_OK)
     return LP_ENOMEM;
   /* The output's data keeps LP_IX_PAD readable bytes after its last block (reserved by encode_term). */
@@ -346,8 +351,9 @@ static int job_finish(lp_index *ix) {
     ix_seg *s = j->in[i];
     for (uint32_t pos = 0; pos < s->ndocs; pos++) {
       uint32_t d = s->docs[pos];
-      if (!lp__ix_live(ix, s, s->kind == IX_MEM ? pos : d)) continue;
+      if (!lp__ix_live(s, s->kind == IX_MEM ? pos : d)) continue;
       ix->hot[d].seg = o->id;
+      lp__ix_live_set(o, d);
       ix->docs[d].slot = o->ndocs;
       o->docs[o->ndocs++] = d;
       o->live += ix->docs[d].nterms;

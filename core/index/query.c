@@ -244,33 +244,51 @@ static uint32_t cursors_open(lp_index *ix, const ix_seg *s, const qterm *qt, uin
   return nc;
 }
 
-static void cursors_sort(ix_cursor **cs, uint32_t nc) {
-  for (uint32_t i = 1; i < nc; i++) {
-    ix_cursor *x = cs[i];
-    uint32_t j = i;
-    for (; j > 0 && cs[j - 1]->key > x->key; j--) cs[j] = cs[j - 1];
-    cs[j] = x;
+/* The cursors of one segment in key order, WAND's working set: keys and list bounds in small contiguous
+ * arrays beside the cursor pointers, so that ordering them and finding the pivot read a few cache lines
+ * instead of one (large) cursor each. A cursor that moved only ever moves forward, so after a step only
+ * the moved ones are shifted right to their place (place()), not the whole set re-sorted. */
+typedef struct wset {
+  uint32_t n;
+  uint32_t key[LP_INDEX_MAX_QUERY_TERMS];
+  double ub[LP_INDEX_MAX_QUERY_TERMS];
+  ix_cursor *c[LP_INDEX_MAX_QUERY_TERMS];
+} wset;
+
+/* Re-reads cursor i's key (it has moved forward) and shifts it right to its place in key order. */
+static void place(wset *w, uint32_t i) {
+  ix_cursor *c = w->c[i];
+  uint32_t key = c->key;
+  double ub = w->ub[i];
+  for (; i + 1 < w->n && w->key[i + 1] < key; i++) {
+    w->key[i] = w->key[i + 1];
+    w->ub[i] = w->ub[i + 1];
+    w->c[i] = w->c[i + 1];
   }
+  w->key[i] = key;
+  w->ub[i] = ub;
+  w->c[i] = c;
 }
 
-/* Scores the doc all of cs[0..p] sit on, in query-term order, and offers it to the heap. */
-static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32_t p, uint32_t nqt,
+/* Scores the doc all of w's cursors 0..p sit on (key k), in query-term order, and offers it to the heap. */
+static void evaluate(const lp_index *ix, const ix_seg *s, const wset *w, uint32_t p, uint32_t k, uint32_t nqt,
                      const bm25 *m, lp_index_heap *H, uint32_t shard) {
   lp_index_hit *h = H->hits;
   double part[LP_INDEX_MAX_QUERY_TERMS];
   uint64_t present = 0;
-  if (!lp__ix_live(ix, s, cs[0]->key)) return;
-  uint32_t doc = key_doc(s, cs[0]->key);
+  if (!lp__ix_live(s, k)) return;
+  uint32_t doc = key_doc(s, k);
   double dl = ix->hot[doc].dl;
   if (p == 0 && H->n == H->k) {
     /* One term: reject without the division when the score is surely below the k-th (the slack covers
      * the rounding of both sides), as heap_offer would. */
-    double tf = lp__ix_tf(cur_tf(cs[0]));
-    if (cs[0]->w * tf * m->k1p1 * LP_IX_UB_SLACK < h[0].score * (tf + norm(m, dl))) return;
+    double tf = lp__ix_tf(cur_tf(w->c[0]));
+    if (w->c[0]->w * tf * m->k1p1 * LP_IX_UB_SLACK < h[0].score * (tf + norm(m, dl))) return;
   }
   for (uint32_t i = 0; i <= p; i++) {
-    part[cs[i]->qi] = contrib(m, cs[i]->w, lp__ix_tf(cur_tf(cs[i])), dl);
-    present |= 1ull << cs[i]->qi;
+    const ix_cursor *c = w->c[i];
+    part[c->qi] = contrib(m, c->w, lp__ix_tf(cur_tf(c)), dl);
+    present |= 1ull << c->qi;
   }
   double score = 0;
   for (uint32_t qi = 0; qi < nqt; qi++)
@@ -280,47 +298,65 @@ static void evaluate(const lp_index *ix, const ix_seg *s, ix_cursor **cs, uint32
 
 static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_t nqt, const bm25 *m,
                          lp_index_heap *H, uint32_t shard) {
-  ix_cursor *cs[LP_INDEX_MAX_QUERY_TERMS];
-  uint32_t nc = cursors_open(ix, s, qt, nqt, m, cs);
+  wset w;
+  w.n = cursors_open(ix, s, qt, nqt, m, w.c);
+  for (uint32_t i = 0; i < w.n; i++) w.ub[i] = w.c[i]->ub;
+  for (uint32_t i = 1; i < w.n; i++) {  /* insertion sort of the opened cursors by key */
+    ix_cursor *c = w.c[i];
+    double ub = w.ub[i];
+    uint32_t j = i;
+    for (; j > 0 && w.c[j - 1]->key > c->key; j--) {
+      w.c[j] = w.c[j - 1];
+      w.ub[j] = w.ub[j - 1];
+    }
+    w.c[j] = c;
+    w.ub[j] = ub;
+  }
+  for (uint32_t i = 0; i < w.n; i++) w.key[i] = w.c[i]->key;
   for (;;) {
-    cursors_sort(cs, nc);
-    while (nc > 0 && cs[nc - 1]->key == LP_IX_END) nc--;
-    if (nc == 0) return;
+    while (w.n > 0 && w.key[w.n - 1] == LP_IX_END) w.n--;
+    if (w.n == 0) return;
+    uint32_t nc = w.n;
     int full = H->n == H->k;
     double theta = full ? H->hits[0].score : -INFINITY, acc = 0;
     uint32_t p = nc;
     for (uint32_t i = 0; i < nc; i++) {
-      acc += cs[i]->ub;
+      acc += w.ub[i];
       if (!full || acc >= theta) {
         p = i;
         break;
       }
     }
     if (p == nc) return;  /* no doc left can reach the k-th score */
-    uint32_t pd = cs[p]->key;
-    while (p + 1 < nc && cs[p + 1]->key == pd) p++;
+    uint32_t pd = w.key[p];
+    while (p + 1 < nc && w.key[p + 1] == pd) p++;
     double bsum = 0;
-    uint64_t next = p + 1 < nc ? cs[p + 1]->key : LP_IX_END;
+    uint64_t next = p + 1 < nc ? w.key[p + 1] : LP_IX_END;
     uint32_t best = 0;
     for (uint32_t i = 0; i <= p; i++) {
       uint32_t last;
-      bsum += cur_block_ub(cs[i], pd, &last);
+      bsum += cur_block_ub(w.c[i], pd, &last);
       if ((uint64_t)last + 1 < next) next = (uint64_t)last + 1;
-      if (cs[i]->ub > cs[best]->ub) best = i;
+      if (w.ub[i] > w.ub[best]) best = i;
     }
     if (!full || bsum >= theta) {
-      if (cs[0]->key == pd) {
-        evaluate(ix, s, cs, p, nqt, m, H, shard);
-        for (uint32_t i = 0; i <= p; i++) cur_seek(cs[i], pd + 1);
+      if (w.key[0] == pd) {
+        evaluate(ix, s, &w, p, pd, nqt, m, H, shard);
+        for (uint32_t i = p + 1; i-- > 0;) {
+          cur_seek(w.c[i], pd + 1);
+          place(&w, i);
+        }
       } else {
         uint32_t j = 0;  /* the cursor before the pivot with the largest bound */
         for (uint32_t i = 1; i < p; i++)
-          if (cs[i]->key < pd && cs[i]->ub > cs[j]->ub) j = i;
-        cur_seek(cs[j], pd);
+          if (w.key[i] < pd && w.ub[i] > w.ub[j]) j = i;
+        cur_seek(w.c[j], pd);
+        place(&w, j);
       }
     } else {
       if (next <= pd) next = (uint64_t)pd + 1;
-      cur_seek(cs[best], next >= LP_IX_END ? LP_IX_END : (uint32_t)next);
+      cur_seek(w.c[best], next >= LP_IX_END ? LP_IX_END : (uint32_t)next);
+      place(&w, best);
     }
   }
 }
@@ -397,7 +433,7 @@ int lp_index_topk_exhaustive(lp_index *ix, const lp_index_term *q, size_t nq, co
       qterm t = qt[qi];
       if (cursors_open(ix, ix->segs[si], &t, 1, &m, one) == 0) continue;
       for (ix_cursor *c = one[0]; c->key != LP_IX_END; cur_seek(c, c->key + 1)) {
-        if (!lp__ix_live(ix, ix->segs[si], c->key)) continue;
+        if (!lp__ix_live(ix->segs[si], c->key)) continue;
         uint32_t d = key_doc(ix->segs[si], c->key);
         acc[d] += contrib(&m, c->w, lp__ix_tf(cur_tf(c)), ix->hot[d].dl);
         if (!seen[d]) {

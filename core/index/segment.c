@@ -43,7 +43,23 @@ void lp__ix_seg_free(lp_index *ix, ix_seg *s) {
   lp_free(s->blocks);
   lp_free(s->data);
   lp_free(s->docs);
+  lp_free(s->lbits);
   lp_free(s);
+}
+
+/* Makes s's live bitmap cover keys 0..nkeys-1, the new bits clear (dead). Doubling, so a mutable segment's
+ * one new slot per put() costs O(1) amortised. LP_ENOMEM leaves the bitmap as it was. */
+int lp__ix_bits_reserve(ix_seg *s, uint32_t nkeys) {
+  if (nkeys <= s->nbits) return LP_OK;
+  uint64_t words = s->nbits ? s->nbits / 64 : 4, need = ((uint64_t)nkeys + 63) / 64;
+  while (words < need) words *= 2;
+  if (words > (1ull << 26)) words = need;  /* 2^32 keys at most */
+  uint64_t *b = lp_realloc(s->lbits, words * sizeof *b);
+  if (!b) return LP_ENOMEM;
+  memset(b + s->nbits / 64, 0, (words - s->nbits / 64) * sizeof *b);
+  s->lbits = b;
+  s->nbits = words * 64 > UINT32_MAX ? UINT32_MAX : (uint32_t)(words * 64);  /* keys are < UINT32_MAX */
+  return LP_OK;
 }
 
 ix_seg *lp__ix_seg_find(const lp_index *ix, uint32_t id) {
@@ -108,7 +124,7 @@ static int map_reserve(ix_seg *s, uint32_t extra) {
 int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n, uint32_t *li) {
   if (s->ndocs == LP_IX_END - 1) return LP_ENOMEM;
   if (lp__ix_grow((void **)&s->docs, &s->cap_docs, s->ndocs + 1, sizeof(uint32_t)) != LP_OK ||
-      map_reserve(s, n) != LP_OK)
+      lp__ix_bits_reserve(s, s->ndocs + 1) != LP_OK || map_reserve(s, n) != LP_OK)
     return LP_ENOMEM;
   for (uint32_t i = 0; i < n; i++) {
     ix_mlist *l = lp__ix_mem_list(s, tids[i]);
@@ -193,5 +209,6 @@ size_t lp__ix_seg_bytes(const ix_seg *s) {
   b += (size_t)s->cap_lists * sizeof(ix_mlist) + (size_t)s->map_cap * sizeof(uint64_t) + s->list_bytes;
   b += (size_t)s->cap_terms * sizeof(ix_fterm) + (size_t)s->cap_blocks * sizeof(ix_block) + s->data_cap;
   b += ((size_t)s->cap_one_tid + s->cap_one_doc) * sizeof(uint32_t) + (size_t)s->cap_one_tf * sizeof(uint16_t);
+  b += (size_t)s->nbits / 8;
   return b;
 }

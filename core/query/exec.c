@@ -83,11 +83,31 @@ static int passes(const lp_qplan *p, const lp_lead *l) {
 
 /* ---- features ----------------------------------------------------------------------------------- */
 
+/* Whether the lead added a technology of the query's churn categories within scoring.churn_window of now
+ * and still uses it: it has just bought in the category, the seller is too late (docs/scoring-v0.md). */
+static int adopted(const lp_qplan *p, const lp_lead *l) {
+  int64_t since = p->now_ms - p->cfg->scoring.churn_window_ms;
+  for (uint32_t k = 0; p->tech && k < l->n_churn; k++) {
+    const lp_churn *c = &l->churn[k];
+    if (!c->added || c->tech_id == LP_TECH_NONE || c->ts_ms <= since) continue;
+    const lp_tech_info *t = lp_techtable_at(p->tech, c->tech_id);
+    for (uint32_t i = 0; t && i < t->n_categories; i++)
+      if (t->categories[i] < p->n_churn_categories && p->churn_category[t->categories[i]] && lp_lead_uses_tech(l, c->tech))
+        return 1;
+  }
+  return 0;
+}
+
 /* Fit to the prompt's profile: the mean of the criteria the prompt has; a lead that does not say
- * counts half, a known mismatch nothing. 0.5 when the prompt has none. */
+ * counts half, a known mismatch nothing. 0.5 when the prompt has none. When the prompt names categories,
+ * one more criterion: in the market (1), or just bought in the category (0, adopted()). */
 static double fit(const lp_qplan *p, const lp_lead *l) {
   double sum = 0;
   int n = 0;
+  if (p->icp->n_categories > 0) {
+    sum += !adopted(p, l);
+    n++;
+  }
   if (p->n_countries > 0) {
     sum += l->country[0] == '\0' ? 0.5 : country_in(l, p->countries, p->n_countries);
     n++;
@@ -244,8 +264,10 @@ static int cmp_ev_newest(const void *a, const void *b) {
 
 static void render_signals(const lp_qplan *p, const lp_lead *l, const lp_v0_features *f, lp_buf *b) {
   lp_buf_printf(b, ",\"signals\":{\"text_match\":%.4f,\"recency_days\":%.2f,\"miners\":%u,\"reputation\":%.3f,"
-                   "\"icp_fit\":%.3f,\"churn_trigger\":%s,\"churn\":[",
-                f->bm25, f->recency_days, f->miners, f->reputation, f->fit, f->churn ? "true" : "false");
+                   "\"icp_fit\":%.3f,\"churn_trigger\":%s,\"features\":{\"text\":%.6f,\"recency\":%.6f,"
+                   "\"fit\":%.6f,\"churn\":%.6f,\"agreement\":%.6f,\"reputation\":%.6f},\"churn\":[",
+                f->bm25, f->recency_days, f->miners, f->reputation, f->fit, f->churn ? "true" : "false", f->text,
+                f->recency, f->fit, f->churn, f->agreement, f->reputation);
   int64_t since = p->now_ms - p->cfg->scoring.churn_window_ms;
   int first = 1;
   for (uint32_t k = 0; k < l->n_churn; k++) {

@@ -72,10 +72,9 @@ static void route_status(lp_http_req *req, lp_str param, void *ud) {
   /* Redis checkpoints and peers arrive with their own issues. */
   lp_buf_puts(&b, "],");
   lp__stream_status(srv, &b);
-  lp_buf_puts(&b, ",\"redis\":{\"endpoint\":");
-  if (c->redis.endpoint[0]) lp_buf_json_str(&b, c->redis.endpoint, strlen(c->redis.endpoint));
-  else lp_buf_puts(&b, "null");
-  lp_buf_printf(&b, ",\"last_checkpoint\":null},\"peers\":[],\"model\":null,\"backlog\":%zu,"
+  lp_buf_puts(&b, ",");
+  lp__ckpt_status(srv, &b);
+  lp_buf_printf(&b, ",\"peers\":[],\"model\":null,\"backlog\":%zu,"
                 "\"memory\":{\"rss\":%llu,\"max\":%lld,\"high\":%s}}",
                 srv->workers ? lp_workers_in_flight(srv->workers) : 0, (unsigned long long)srv->rss_bytes,
                 (long long)c->server.max_memory, srv->memory_high ? "true" : "false");

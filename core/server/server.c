@@ -69,6 +69,11 @@ static int worker_thread_start(lp_worker *w, void *ud) {
   lp_index_params_default(&st->env.index);
   st->env.index.k1 = c->index.k1;
   st->env.index.b = c->index.b;
+  st->env.index.min_normlen = c->index.min_normlen;
+  if (lp_index_idf_parse(c->index.idf, &st->env.index.idf) != LP_OK) {  /* check_index_idf refused others */
+    worker_state_free(w);
+    return LP_EINVAL;
+  }
   st->env.analyzer = st->analyzer;
   st->env.retention_ms = c->index.retention_ms;
   st->env.tech = srv->tech;

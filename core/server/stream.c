@@ -328,9 +328,9 @@ int lp__stream_ready(const lp_server *srv, char *why, size_t cap) {
       if (hi > next) lag += hi - next;
     }
   }
-  if (lag > LP_STREAM_READY_MAX_LAG) {
-    snprintf(why, cap, "kafka: catching up, %lld records behind (ready at <= %d)", (long long)lag,
-             LP_STREAM_READY_MAX_LAG);
+  if (lag > srv->cfg->kafka.ready_max_lag) {
+    snprintf(why, cap, "kafka: catching up, %lld records behind (ready at <= %lld, kafka.ready_max_lag)",
+             (long long)lag, (long long)srv->cfg->kafka.ready_max_lag);
     return 0;
   }
   return 1;

@@ -12,7 +12,6 @@
 #define LP_STREAM_RETRY_MS 200      /* a produce that could not be queued (or failed) is tried again after */
 /* /readyz: ready once the owned partitions are at most this many records behind (the default of the
  * kafka.ready_max_lag key asked of the config owner; a constant until then). */
-#define LP_STREAM_READY_MAX_LAG 1000
 /* First chunk of the zone msgpack values are unpacked into: a snippet's objects fit, so the steady state
  * allocates nothing per record (msgpack_unpack_next would make and free a zone for each). */
 #define LP_STREAM_ZONE_CHUNK 8192
@@ -86,7 +85,7 @@ static inline lp_stream_part *lp__stream_part(lp_stream *st, int topic_idx, int3
 }
 
 /* /readyz's Kafka part: 1 when there is no consumer, or it has its assignment and every owned partition's
- * high watermark is known and the sum of their lags is <= LP_STREAM_READY_MAX_LAG; else 0 with the reason
+ * high watermark is known and the sum of their lags is <= kafka.ready_max_lag; else 0 with the reason
  * in why (NUL-terminated). Reactor thread. */
 int lp__stream_ready(const lp_server *srv, char *why, size_t cap);
 

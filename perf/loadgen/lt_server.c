@@ -162,7 +162,7 @@ static int start_server(lt_server *s, const lt_server_opts *o, char *err, size_t
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  if (!o->quiet) fprintf(stderr, "server pid %d on port %d, state dir %s, log %s\n", (int)s->pid, s->port, s->state, s->log);
+  fprintf(stderr, "server pid %d on port %d, state dir %s, log %s\n", (int)s->pid, s->port, s->state, s->log);
   if (qb_wait_healthy(s->port, s->pid, 60) != 0) {
     snprintf(err, errlen, "the server did not answer /healthz; its log: %s", s->log);
     return -1;

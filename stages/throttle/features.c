@@ -8,6 +8,15 @@
  *  - buzzword lists: at least buzzword_min distinct technology/marketing buzzwords that together make
  *    more than buzzword_share of the words ("ai blockchain saas kubernetes crm cloud web3 ..."). A real
  *    job posting names a handful of tools inside sentences and stays well under half.
+ *  - tool lists: a text of at least LIST_MIN_WORDS words (and stuffing_min_tokens) in which at most one
+ *    word in LIST_FUNCTION_SHARE is a function word ("the", "of", "for", ...): a list of tool names and
+ *    category words ("payroll terraform zoho crm help scout adyen lead nurturing ..."), not a sentence.
+ *    English prose runs at a third or more; the shortest honest reports ("X now runs pipedrive for crm")
+ *    are below the length at which the rule applies.
+ *
+ * Near-duplicates of a template: the simhash of lp__throttle_content_masked leaves out the words of the
+ * lead's own name and words made of digits only, so "HOT LEAD: Acme wants ... #12" and "HOT LEAD: Zeta
+ * Labs wants ... #97" have the same fingerprint: a template copied over many companies is one text.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -76,7 +85,16 @@ typedef struct word_set {
   uint8_t len[SET_SLOTS];
 } word_set;
 
-static word_set buzz_set, stop_set;
+/* Function words: their share tells a sentence from a list of names (the tool-list rule). */
+static const char *const function_words[] = {
+  "a", "an", "the", "of", "for", "to", "in", "on", "at", "with", "and", "or", "is", "are", "was", "its",
+  "by", "from", "as", "this", "that", "it", "has", "have", "be", "will", "our", "their", "we", "after",
+};
+
+#define LIST_MIN_WORDS 12         /* the tool-list rule looks at texts of this many words or more */
+#define LIST_FUNCTION_SHARE 20.0  /* ... and flags at most one function word in this many words */
+
+static word_set buzz_set, stop_set, function_set;
 static pthread_once_t sets_once = PTHREAD_ONCE_INIT;
 
 static void set_add(word_set *set, const char *w) {
@@ -92,6 +110,8 @@ static void set_add(word_set *set, const char *w) {
 static void sets_init(void) {
   for (size_t i = 0; i < sizeof(buzzwords) / sizeof(buzzwords[0]); i++) set_add(&buzz_set, buzzwords[i]);
   for (size_t i = 0; i < sizeof(stopwords) / sizeof(stopwords[0]); i++) set_add(&stop_set, stopwords[i]);
+  for (size_t i = 0; i < sizeof(function_words) / sizeof(function_words[0]); i++)
+    set_add(&function_set, function_words[i]);
 }
 
 static int set_has(const word_set *set, const char *w, size_t n, uint64_t h) {
@@ -114,7 +134,9 @@ int lp__throttle_is_buzzword(const char *w, size_t n) {
 typedef struct text_features {
   uint64_t rep[MAX_WORDS];      /* hashes of the words that count for repetition */
   uint64_t buzz[MAX_WORDS];     /* hashes of the buzzwords */
-  uint32_t n_rep, n_buzz, words;
+  uint32_t n_rep, n_buzz, words, n_function;
+  uint64_t *mask;               /* hashes of the words left out of the simhash (the lead's name), or NULL */
+  uint32_t n_mask;
   uint64_t lanes[8];            /* byte counters of bits 8k..8k+7 */
   uint32_t pending;             /* weight added to the lanes since the last flush */
   uint32_t ones[64];            /* weight of the features with bit b set */
@@ -146,24 +168,50 @@ static void add_feature(text_features *f, uint64_t h, uint32_t w) {
   f->total += w;
 }
 
+static int masked(const text_features *f, const char *w, size_t n, uint64_t h) {
+  if (f->mask == NULL) return 0;
+  size_t digits = 0;
+  while (digits < n && w[digits] >= '0' && w[digits] <= '9') digits++;
+  if (digits == n) return 1;
+  for (uint32_t i = 0; i < f->n_mask; i++)
+    if (f->mask[i] == h) return 1;
+  return 0;
+}
+
 static void feature_word(void *ud, const char *w, size_t n) {
   text_features *f = ud;
   uint64_t h = XXH3_64bits(w, n);
-  add_feature(f, h, 1);
-  /* the bigram: the word hashed with the previous word's hash as seed, so word order counts */
-  if (f->words > 0) add_feature(f, XXH3_64bits_withSeed(w, n, f->prev), 2);
-  f->prev = h;
+  if (!masked(f, w, n, h)) {
+    add_feature(f, h, 1);
+    /* the bigram: the word hashed with the previous word's hash as seed, so word order counts */
+    if (f->words > 0) add_feature(f, XXH3_64bits_withSeed(w, n, f->prev), 2);
+    f->prev = h;
+  }
   f->words++;
+  if (set_has(&function_set, w, n, h)) f->n_function++;
   if (n >= 3 && !set_has(&stop_set, w, n, h) && f->n_rep < MAX_WORDS) f->rep[f->n_rep++] = h;
   if (set_has(&buzz_set, w, n, h) && f->n_buzz < MAX_WORDS) f->buzz[f->n_buzz++] = h;
 }
 
 /* 32 KiB: too large for a loop thread's stack, reused per call on each thread. */
-static text_features *features_of(lp_str text) {
+static void mask_word(void *ud, const char *w, size_t n) {
+  text_features *f = ud;
+  if (f->n_mask < 16) f->mask[f->n_mask++] = XXH3_64bits(w, n);
+}
+
+/* name: words to leave out of the simhash, or {NULL, 0} for none. */
+static text_features *features_of(lp_str text, lp_str name) {
   static _Thread_local text_features f;
+  static _Thread_local uint64_t mask[16];
   pthread_once(&sets_once, sets_init);
   pthread_once(&spread_once, spread_init);
-  f.n_rep = f.n_buzz = f.words = 0;
+  f.mask = NULL;
+  f.n_mask = 0;
+  if (name.ptr != NULL) {
+    f.mask = mask;
+    lp__throttle_words(name, mask_word, &f);
+  }
+  f.n_rep = f.n_buzz = f.words = f.n_function = 0;
   f.pending = f.total = 0;
   memset(f.lanes, 0, sizeof(f.lanes));
   memset(f.ones, 0, sizeof(f.ones));
@@ -180,7 +228,7 @@ static uint64_t features_simhash(const text_features *f) {
 }
 
 uint64_t lp__throttle_simhash(lp_str text, uint32_t *n_words) {
-  const text_features *f = features_of(text);
+  const text_features *f = features_of(text, (lp_str){ NULL, 0 });
   *n_words = f->words;
   return features_simhash(f);
 }
@@ -233,16 +281,26 @@ static const char *stuffing_of(text_features *a, const lp_throttle_conf *c, char
              (unsigned)distinct, (unsigned)a->words, c->buzzword_share);
     return "keyword_stuffing";
   }
+  if (a->words >= LIST_MIN_WORDS && (double)a->n_function * LIST_FUNCTION_SHARE <= (double)a->words) {
+    snprintf(msg, msg_size, "a list of %u words with %u function words, not a sentence", (unsigned)a->words,
+             (unsigned)a->n_function);
+    return "keyword_stuffing";
+  }
   return NULL;
 }
 
 const char *lp__throttle_stuffing(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size) {
-  return stuffing_of(features_of(text), c, msg, msg_size);
+  return stuffing_of(features_of(text, (lp_str){ NULL, 0 }), c, msg, msg_size);
 }
 
 const char *lp__throttle_content(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size, uint64_t *fp,
                                  uint32_t *n_words) {
-  text_features *f = features_of(text);
+  return lp__throttle_content_masked(text, (lp_str){ NULL, 0 }, c, msg, msg_size, fp, n_words);
+}
+
+const char *lp__throttle_content_masked(lp_str text, lp_str name, const lp_throttle_conf *c, char *msg,
+                                        size_t msg_size, uint64_t *fp, uint32_t *n_words) {
+  text_features *f = features_of(text, name);
   *n_words = f->words;
   *fp = features_simhash(f);
   return stuffing_of(f, c, msg, msg_size);

@@ -147,7 +147,8 @@ static int drop(lp__throttle *t, int which, lp_verdict *v) {
 static const char *judge_content(lp__throttle *t, const lp_snippet *s, lp_verdict *v) {
   uint32_t words;
   uint64_t fp;
-  const char *code = lp__throttle_content(s->text, &t->conf, v->message, sizeof(v->message), &fp, &words);
+  lp_str name = s->name.len > 0 ? s->name : (lp_str){ "", 0 };
+  const char *code = lp__throttle_content_masked(s->text, name, &t->conf, v->message, sizeof(v->message), &fp, &words);
   if (code != NULL) return code;
   if (words < (uint64_t)t->conf.near_dup_min_words) return NULL;
   uint64_t key = snippet_key(s);

@@ -47,6 +47,10 @@ const char *lp__throttle_stuffing(lp_str text, const lp_throttle_conf *c, char *
  * in msg), and the simhash and word count as lp__throttle_simhash gives them. */
 const char *lp__throttle_content(lp_str text, const lp_throttle_conf *c, char *msg, size_t msg_size, uint64_t *fp,
                                  uint32_t *n_words);
+/* The same, with the words of name (the lead's name; {NULL, 0}: none) and digit-only words left out of the
+ * simhash, so one template filled in with many companies' names gives one fingerprint. */
+const char *lp__throttle_content_masked(lp_str text, lp_str name, const lp_throttle_conf *c, char *msg,
+                                        size_t msg_size, uint64_t *fp, uint32_t *n_words);
 /* 1 when the lower-case word w is in the built-in buzzword list. */
 int lp__throttle_is_buzzword(const char *w, size_t n);
 

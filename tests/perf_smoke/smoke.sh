@@ -10,6 +10,12 @@ TMP=$(mktemp -d /tmp/perf_smoke.XXXXXX)
 SERVER=""
 cleanup() {
   if [[ -n $SERVER ]]; then kill -TERM "$SERVER" 2> /dev/null; wait "$SERVER" 2> /dev/null; fi
+  # A tool that died abnormally (a sanitizer abort) leaves the server it started: its pid is on the tool's
+  # stderr ("server pid N ..."); stopped here when it is still that leadpoet server.
+  local p
+  for p in $(sed -n 's/^server pid \([0-9]*\) .*/\1/p' "$TMP"/*.err 2> /dev/null); do
+    if tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null | grep -q "leadpoet serve"; then kill -TERM "$p"; fi
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
