@@ -71,13 +71,21 @@ static void on_error(void *ud, int fatal, const char *reason) {
 
 /* ---- start ---------------------------------------------------------------------------------------- */
 
-/* kafka.properties "k=v;k=v" into st->props (validated at config load). */
+/* Mode defaults, applied before kafka.properties (which may override them). Embedded: librdkafka's mock
+ * broker answers a fetch only when fetch.wait.max.ms runs out, not when a record arrives, so the default
+ * 500 ms would be the floor of every event's time to be queryable (and of every HTTP 202). External:
+ * brokers answer a long poll as soon as data arrives (fetch.min.bytes = 1); 100 ms bounds the idle poll. */
+static const char *const embedded_props[] = { "fetch.wait.max.ms=5" };
+static const char *const external_props[] = { "fetch.wait.max.ms=100" };
+
+/* The mode defaults, then kafka.properties "k=v;k=v" (validated at config load), into st->props. */
 static int split_props(lp_stream *st, const char *text) {
-  size_t n = 1;
+  size_t n = 2;
   for (const char *p = text; *p; p++) n += *p == ';';
   st->props_buf = lp_strdup(text);
   st->props = lp_calloc(n, sizeof(char *));
   if (st->props_buf == NULL || st->props == NULL) return LP_ENOMEM;
+  st->props[st->nprops++] = strcmp(st->mode, "embedded") == 0 ? embedded_props[0] : external_props[0];
   char *save = NULL;
   for (char *tok = strtok_r(st->props_buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
     if (*tok) st->props[st->nprops++] = tok;
