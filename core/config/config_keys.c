@@ -183,7 +183,7 @@ static const lp_conf_key index_keys[] = {
 
 static const lp_conf_key scoring_keys[] = {
   KEY(scoring, w_text, LP_CONF_DOUBLE, "0.40", 0, 100, "model v0: weight of the text match (BM25, saturated)"),
-  KEY(scoring, w_recency, LP_CONF_DOUBLE, "0.15", 0, 100, "model v0: weight of the recency of the latest evidence"),
+  KEY(scoring, w_recency, LP_CONF_DOUBLE, "0.40", 0, 100, "model v0: weight of the recency of the latest relevant evidence"),
   KEY(scoring, w_fit, LP_CONF_DOUBLE, "0.20", 0, 100, "model v0: weight of the fit to the prompt's profile (ICP)"),
   KEY(scoring, w_churn, LP_CONF_DOUBLE, "0.10", 0, 100,
       "model v0: weight of a churn trigger (a tool of the prompt's categories removed recently)"),
@@ -191,7 +191,7 @@ static const lp_conf_key scoring_keys[] = {
   KEY(scoring, w_reputation, LP_CONF_DOUBLE, "0.05", 0, 100, "model v0: weight of the reputation of the miners"),
   KEY(scoring, text_saturation, LP_CONF_DOUBLE, "4.0", 0.001, 1000,
       "BM25 score at which the text feature reaches one half (text = bm25 / (bm25 + this))"),
-  KEY_MS(scoring, recency_half_life, "30d", 1 * HOURS, 3650 * DAYS, "age at which the recency feature halves"),
+  KEY_MS(scoring, recency_half_life, "15d", 1 * HOURS, 3650 * DAYS, "age at which the recency feature halves"),
   KEY_MS(scoring, churn_window, "90d", 1 * DAYS, 3650 * DAYS, "a tool removed this recently is a buying trigger"),
   KEY(scoring, candidates, LP_CONF_INT, "200", 1, 100000,
       "leads per worker taken from the index by text match before the model re-scores them"),

@@ -152,17 +152,114 @@ static double churn_trigger(const lp_qplan *p, const lp_lead *l) {
   return 1.0 - 0.5 * (age < 0 ? 0 : age > 1 ? 1 : age);
 }
 
+/* ---- evidence: relevance and independence ---------------------------------------------------------- */
+
+/* Whether text holds the n bytes of term, ASCII case folded (terms are lower case). */
+static int contains_ci(const char *text, const char *term, size_t n) {
+  for (const char *t = text; *t; t++) {
+    size_t i = 0;
+    while (i < n && t[i] && tolower((unsigned char)t[i]) == (unsigned char)term[i]) i++;
+    if (i == n) return 1;
+  }
+  return 0;
+}
+
+/* A snippet is relevant to the query when its text holds one of the query's word terms of 3 bytes or more
+ * (the analyzed, stemmed form is a prefix of the words it came from: "pipelin" in "pipelines"). The
+ * category terms never occur in a text and are skipped. */
+static int relevant(const lp_qplan *p, const char *text) {
+  if (text == NULL) return 0;
+  for (size_t i = 0; i < p->n_terms; i++) {
+    const lp_index_term *t = &p->terms[i];
+    if (t->len < 3 || (p->cat_bytes && t->ptr >= p->cat_bytes && t->ptr < p->cat_bytes + 32 * p->icp->n_categories))
+      continue;
+    if (contains_ci(text, t->ptr, t->len)) return 1;
+  }
+  return 0;
+}
+
+#define SIG_WORDS 48   /* words of a text compared for near-duplicates */
+
+/* The word hashes of a text, lower case, digit-only words left out (the "#12" of a mutated copy), sorted
+ * and unique: what independent() compares. Returns the count. */
+static uint32_t word_sig(const char *text, uint64_t *sig) {
+  uint32_t n = 0;
+  for (const char *t = text; *t && n < SIG_WORDS;) {
+    while (*t && !isalnum((unsigned char)*t) && (unsigned char)*t < 0x80) t++;
+    uint64_t h = 1469598103934665603ULL;
+    int letters = 0, len = 0;
+    for (; *t && (isalnum((unsigned char)*t) || (unsigned char)*t >= 0x80); t++, len++) {
+      h = (h ^ (unsigned char)tolower((unsigned char)*t)) * 1099511628211ULL;
+      letters |= !isdigit((unsigned char)*t);
+    }
+    if (len == 0 || !letters) continue;
+    uint32_t j = n;
+    while (j > 0 && sig[j - 1] > h) j--;
+    if (j > 0 && sig[j - 1] == h) continue;
+    memmove(sig + j + 1, sig + j, (n - j) * sizeof(*sig));
+    sig[j] = h;
+    n++;
+  }
+  return n;
+}
+
+/* Two texts are copies of one when they share at least LP_V0_NEARDUP of their distinct words (Jaccard):
+ * the same template with another company or a few words changed. */
+#define LP_V0_NEARDUP 0.6
+
+static int near_dup(const uint64_t *a, uint32_t na, const uint64_t *b, uint32_t nb) {
+  uint32_t i = 0, j = 0, both = 0;
+  while (i < na && j < nb) {
+    if (a[i] == b[j]) both++, i++, j++;
+    else if (a[i] < b[j]) i++;
+    else j++;
+  }
+  uint32_t any = na + nb - both;
+  return any > 0 && (double)both >= LP_V0_NEARDUP * (double)any;
+}
+
+/* Over the lead's relevant evidence: the newest one's time (INT64_MIN without one) and the number of
+ * independent reports: distinct miners, and among them distinct texts (a text that is a near-duplicate of
+ * one already counted, from whichever miner, adds nothing: copying spammers do not agree, they repeat). */
+static void relevant_evidence(const lp_qplan *p, const lp_lead *l, int64_t *newest, uint32_t *independent) {
+  uint64_t sig[16][SIG_WORDS];
+  uint32_t n_sig[16];
+  const char *miner[16];
+  uint32_t kept = 0;
+  *newest = INT64_MIN;
+  *independent = 0;
+  for (uint32_t i = 0; i < l->n_ev; i++) {
+    const lp_evidence *e = &l->ev[i];
+    if (!relevant(p, e->text)) continue;
+    if (e->ts_ms > *newest) *newest = e->ts_ms;
+    if (kept == 16) continue;
+    int dup = 0;
+    for (uint32_t j = 0; j < kept && !dup; j++) dup = miner[j] && e->miner && strcmp(miner[j], e->miner) == 0;
+    n_sig[kept] = word_sig(e->text, sig[kept]);
+    for (uint32_t j = 0; j < kept && !dup; j++) dup = near_dup(sig[j], n_sig[j], sig[kept], n_sig[kept]);
+    if (dup) continue;
+    miner[kept++] = e->miner;
+  }
+  *independent = kept;
+}
+
 static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_features *f) {
   const lp_config *c = p->cfg;
   f->bm25 = bm25;
   f->text = bm25 / (bm25 + c->scoring.text_saturation);
-  double age = l->last_ts_ms > 0 ? (double)(p->now_ms - l->last_ts_ms) / DAY_MS : 3650.0;
+  int64_t newest;
+  uint32_t independent;
+  relevant_evidence(p, l, &newest, &independent);
+  /* Recency of the newest evidence about what the prompt sells; of any evidence when none names it (a
+   * lead found by its category terms alone). */
+  int64_t last = newest != INT64_MIN ? newest : l->last_ts_ms;
+  double age = last > 0 ? (double)(p->now_ms - last) / DAY_MS : 3650.0;
   if (age < 0) age = 0;
   f->recency_days = age;
   f->recency = exp2(-age / ((double)c->scoring.recency_half_life_ms / DAY_MS));
   f->fit = fit(p, l);
   f->churn = churn_trigger(p, l);
-  f->miners = l->n_miners;
+  f->miners = independent;
   f->agreement = f->miners > 1 ? (double)(f->miners - 1) / f->miners : 0.0;
   /* The mean reputation of the distinct miners behind the lead's evidence, from this worker's snapshot
    * (the prior, 0.5, without the reputation stage or without evidence). */
@@ -233,14 +330,36 @@ static int text_candidates(const lp_qplan *p, lp_shard *const *shards, size_t n,
   return 1;
 }
 
+/* The most v0 score a lead whose text match is bm25 can get: lp_v0_score() of features() with every
+ * feature but the text match at its ceiling (recency, fit, churn, agreement and reputation each lie in
+ * [0, 1], the weights are >= 0, and the score is their weighted mean, so it can only grow with each), the
+ * text match computed as features() does. Rounded up a hair. Lets run_shards() stop at the first
+ * candidate, in falling bm25 order, that cannot enter the top-k whatever its other features: the
+ * candidates after it are no better. Whoever changes features() or lp_v0_score() keeps this a bound. */
+static double v0_ceiling(const lp_qplan *p, double bm25) {
+  lp_v0_features f;
+  memset(&f, 0, sizeof f);
+  f.bm25 = bm25;
+  f.text = bm25 / (bm25 + p->cfg->scoring.text_saturation);
+  f.recency_days = 0;
+  f.recency = f.fit = f.churn = f.agreement = f.reputation = 1.0;
+  f.miners = UINT32_MAX;
+  double s = lp_v0_score(p->cfg, &f);
+  return s + fabs(s) * 1e-12 + 1e-300;
+}
+
 static void run_shards(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_topk *top, cand *pool,
                        size_t *n_pool, size_t *scored, lp_index_hit *hits, size_t cap_hits) {
   if (p->n_terms > 0) {
     size_t nh = 0;
     if (!text_candidates(p, shards, n, hits, cap_hits, &nh)) return;
-    for (size_t i = 0; i < nh; i++)
+    /* hits are in falling bm25 order: once even the ceiling of one is strictly below the k-th score (a
+     * tie may still enter by its domain), none after it can enter. */
+    for (size_t i = 0; i < nh; i++) {
+      if (top->n == top->k && v0_ceiling(p, hits[i].score) < lp_topk_threshold(top)) break;
       consider(p, lp_leads_by_doc(&shards[hits[i].shard]->leads, hits[i].doc), hits[i].score, top, pool, n_pool,
                scored);
+    }
     return;
   }
   for (size_t i = 0; i < n; i++)

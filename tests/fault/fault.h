@@ -155,6 +155,8 @@ static const char *const ft_words[] = {
   "vendor", "contract", "renewal", "cloud", "backup", "observability", "tracing", "frontend", "design", "audit",
 };
 
+static const char *const ft_glue[] = { "the", "and", "for", "with", "of", "to", "in", "our" };
+
 static inline void ft_domain(int i, char *out, size_t cap) { snprintf(out, cap, "fault%02d-corp.com", i); }
 
 /* Writes n snippets (every 16th a resend of an earlier one: a duplicate) to path. */
@@ -173,6 +175,11 @@ static inline int ft_write_snippets(const char *path, int n) {
       s = s * 1103515245u + 12345u;
       strncat(text, ft_words[(s >> 16) % nw], sizeof(text) - strlen(text) - 16);
       strncat(text, " ", sizeof(text) - strlen(text) - 1);
+      /* Sentences, not lists of terms: the throttle drops a list of tool names as keyword stuffing. */
+      if (w % 2 == 1) {
+        strncat(text, ft_glue[(s >> 8) % (sizeof(ft_glue) / sizeof(ft_glue[0]))], sizeof(text) - strlen(text) - 16);
+        strncat(text, " ", sizeof(text) - strlen(text) - 1);
+      }
     }
     char extra[96] = "";
     if (j % 5 == 0) snprintf(extra, sizeof(extra), ",\"tech_added\":[\"%s\"]", j % 10 == 0 ? "kubernetes" : "snowflake");

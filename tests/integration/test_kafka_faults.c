@@ -29,7 +29,7 @@ static void produce_good(rd_kafka_t *rk, const char *prefix, int from, int to, l
     snprintf(domain, sizeof(domain), "%s%d.com", prefix, i);
     snprintf(buf, sizeof(buf),
              "{\"id\":\"%s%d\",\"miner\":\"fm-%d\",\"ts\":%lld,\"lead\":{\"domain\":\"%s\"},\"kind\":\"news\","
-             "\"text\":\"%s company %d opened an office in town\"}",
+             "\"text\":\"%s%d opened an office in town\"}",
              prefix, i, i % 4, ts - i, domain, prefix, i);
     ks_produce(rk, "miner.snippets", part_of(domain), domain, buf, strlen(buf), "application/json");
   }

@@ -38,24 +38,29 @@ static const char *lead_domain(json_t *j, size_t i) {
   return json_string_value(json_object_get(json_array_get(json_object_get(j, "leads"), i), "domain"));
 }
 
-/* Five companies: two in payments with Stripe, one that removed Heroku, one German, one tiny. */
+/* Five companies: two in payments with Stripe and Chargebee (adopted four months ago: long enough that v0
+ * no longer takes them for recent buyers of the category), one that removed Heroku, one German, one tiny. */
 static void setup(void) {
   cr_assert_eq(lpt_server_start(&srv, NULL, NULL), 0);
-  long long t = now_ms() - 86400000LL;
+  long long t = now_ms() - 86400000LL, old = now_ms() - 120 * 86400000LL;
   char body[4096];
   snprintf(body, sizeof(body),
            "["
            "{\"id\":\"1\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"billco.com\",\"name\":\"Billco\",\"employees\":120,\"country\":\"US\"},"
-           "\"kind\":\"hiring\",\"text\":\"Billco is hiring engineers to rebuild usage based billing and invoicing\",\"tech_added\":[\"stripe\"]},"
+           "\"kind\":\"hiring\",\"text\":\"Billco is hiring engineers to rebuild usage based billing and invoicing\"},"
            "{\"id\":\"2\",\"miner\":\"m2\",\"ts\":%lld,\"lead\":{\"domain\":\"billco.com\"},\"kind\":\"news\",\"text\":\"Billco evaluates billing vendors for metered invoicing\"},"
            "{\"id\":\"3\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"meterly.io\",\"name\":\"Meterly\",\"employees\":300,\"country\":\"US\"},"
-           "\"kind\":\"tech\",\"text\":\"Meterly needs usage based billing for its API\",\"tech_added\":[\"chargebee\"]},"
+           "\"kind\":\"tech\",\"text\":\"Meterly needs usage based billing for its API\"},"
            "{\"id\":\"4\",\"miner\":\"m3\",\"ts\":%lld,\"lead\":{\"domain\":\"kubeshop.de\",\"name\":\"Kubeshop\",\"employees\":80,\"country\":\"DE\"},"
            "\"kind\":\"tech\",\"text\":\"Kubeshop moved off Heroku and runs Kubernetes now\",\"tech_added\":[\"kubernetes\"],\"tech_removed\":[\"heroku\"]},"
            "{\"id\":\"5\",\"miner\":\"m3\",\"ts\":%lld,\"lead\":{\"domain\":\"tiny.io\",\"name\":\"Tiny\",\"employees\":3,\"country\":\"US\"},"
-           "\"kind\":\"web\",\"text\":\"Tiny sells billing stickers\"}"
+           "\"kind\":\"web\",\"text\":\"Tiny sells billing stickers\"},"
+           "{\"id\":\"6\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"billco.com\"},\"kind\":\"tech\","
+           "\"text\":\"Billco takes payments with Stripe\",\"tech_added\":[\"stripe\"]},"
+           "{\"id\":\"7\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"meterly.io\"},\"kind\":\"tech\","
+           "\"text\":\"Meterly signed up with Chargebee\",\"tech_added\":[\"chargebee\"]}"
            "]",
-           t, t, t, t, t);
+           t, t, t, t, t, old, old);
   post_snippets(body);
 }
 

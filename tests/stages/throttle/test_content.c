@@ -46,7 +46,8 @@ static int variant(char *out, size_t cap, int *dist) {
   uint32_t w;
   uint64_t base = lp__throttle_simhash((lp_str){ posting, strlen(posting) }, &w);
   for (int i = 0; i < 5000; i++) {
-    snprintf(out, cap, "%s Ref %d.", posting, i);
+    /* a word of letters: the throttle leaves digit-only words out of its fingerprint */
+    snprintf(out, cap, "%s Ref %c%c%c.", posting, 'a' + i % 26, 'a' + i / 26 % 26, 'a' + i / 676 % 26);
     uint64_t fp = lp__throttle_simhash((lp_str){ out, strlen(out) }, &w);
     int d = __builtin_popcountll(base ^ fp);
     if (d >= 1 && d <= 3) {
