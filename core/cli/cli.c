@@ -15,12 +15,14 @@ typedef struct command {
 
 static const command commands[] = {
   { "serve", lp_cmd_serve, "run the server: HTTP API, shard workers, stages" },
+  { "demo", lp_cmd_demo, "the whole system on embedded defaults with a live synthetic market" },
   { "ingest", lp_cmd_ingest, "post a JSON Lines file of snippets (or --outcomes) to a server" },
   { "produce", lp_cmd_produce, "publish a JSON Lines file to Kafka (--outcomes)" },
   { "query", lp_cmd_query, "ask a server for the leads that match a prompt" },
   { "check-config", lp_cmd_check_config, "check a config file; --help prints every key" },
   { "checkpoint", lp_cmd_checkpoint, "inspect or verify the checkpoints in Redis" },
   { "migrate", lp_cmd_migrate, "apply the PostgreSQL archive's schema migrations (--to N)" },
+  { "keyhash", lp_cmd_keyhash, "print the config entry (SHA-256) of an API key" },
   { "version", lp_cmd_version, "print the version" },
 };
 

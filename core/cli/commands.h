@@ -13,6 +13,8 @@ int lp_cmd_query(int argc, char **argv);
 int lp_cmd_check_config(int argc, char **argv);
 int lp_cmd_checkpoint(int argc, char **argv);
 int lp_cmd_migrate(int argc, char **argv);
+int lp_cmd_demo(int argc, char **argv);
+int lp_cmd_keyhash(int argc, char **argv);
 int lp_cmd_version(int argc, char **argv);
 
 #endif

@@ -371,7 +371,9 @@ static int load_common(lp_config *c, const char *data, size_t len, const char *n
   }
   rc = check_env_typos(errstr, errstr_size);
   if (rc != LP_OK) return rc;
-  return apply_core_env(c, errstr, errstr_size);
+  rc = apply_core_env(c, errstr, errstr_size);
+  if (rc != LP_OK) return rc;
+  return lp__config_check_api_keys(c, errstr, errstr_size);
 oom:
   snprintf(errstr, errstr_size, "%s: out of memory", name);
   return LP_ECONFIG;

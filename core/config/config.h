@@ -51,6 +51,11 @@ typedef struct lp_config {
     int64_t max_pipelined;
     int64_t max_output_bytes;
     int64_t backlog;
+    int api_keys_required;      /* start-up fails when no API key is configured */
+    char *api_keys;             /* "name:sha256hex,..."; "" and no file = API keys off */
+    char *api_keys_file;        /* a file of the same entries, one a line; "" = none */
+    double rate_limit;          /* requests per second per key (token bucket refill) */
+    int64_t rate_burst;         /* the bucket's size */
   } http;
   struct {
     int64_t max_future_ms;      /* ts more than this ahead of now: future_ts */
@@ -166,5 +171,19 @@ int lp_config_dump(const lp_config *c, lp_buf *out);
  * Returns 0, or LP_EINVAL with why (may be NULL) filled. Any thread. */
 int lp_config_split_listen(const char *listen, char *host, size_t host_size, int *port, char *why,
                            size_t why_size);
+
+/* API keys (core/server/auth.c): entries "name:HEX" where HEX is the SHA-256 of the key as 64 hex digits
+ * and name is 1..64 of [A-Za-z0-9._-]; separated by ',' or new lines, blanks around them ignored, and in a
+ * file a '#' starts a comment to the end of the line. */
+typedef int (*lp_config_api_key_fn)(const char *name, size_t name_len, const uint8_t hash[32], void *ud);
+/* Calls fn for every entry of text (origin names it in messages). Returns 0, LP_EINVAL with why for a bad
+ * entry, or what fn returned when not 0. Any thread. */
+int lp_config_api_keys_parse(const char *text, const char *origin, lp_config_api_key_fn fn, void *ud, char *why,
+                             size_t why_size);
+/* The entries of http.api_keys, then those of http.api_keys_file (read now). *n gets the count (0 = API keys
+ * off). fn may be NULL to only validate and count. Returns as lp_config_api_keys_parse, or LP_EIO when the
+ * file cannot be read. Main thread (reads a file). */
+int lp_config_api_keys_each(const lp_config *c, lp_config_api_key_fn fn, void *ud, size_t *n, char *why,
+                            size_t why_size);
 
 #endif

@@ -37,6 +37,10 @@ int lp__config_is_secret(const char *section, const char *key);
 /* LEADPOET_<SECTION>_<KEY>: upper-case, '.' and '-' as '_'. Returns 0, or LP_ERANGE if n is too small. */
 int lp__config_env_name(const char *section, const char *key, char *out, size_t n);
 
+/* The rules across keys, run once the file and the environment are in: the API key entries (the file read
+ * now) and http.api_keys_required. Returns 0 or LP_ECONFIG with errstr. */
+int lp__config_check_api_keys(const lp_config *c, char *errstr, size_t errstr_size);
+
 /* "int", "double", "bool", "string", "size", "duration" (or "?" for a bad type). */
 const char *lp__config_type_name(int type);
 /* Size in bytes of the field a key of this type fills, 0 for a bad type. */

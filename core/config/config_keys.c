@@ -70,6 +70,16 @@ static const lp_conf_key http_keys[] = {
   KEY(http, max_output_bytes, LP_CONF_SIZE, "4m", 4 * KiB, 1 * GiB,
       "unsent response bytes per connection before reading from it pauses"),
   KEY(http, backlog, LP_CONF_INT, "511", 1, 65535, "listen(2) backlog of the server socket"),
+  KEY(http, api_keys_required, LP_CONF_BOOL, "false", 1.0, 0.0,
+      "start-up fails unless api_keys or api_keys_file holds at least one key (the production config sets it)"),
+  STR(http, api_keys, "",
+      "API keys as comma-separated name:SHA256HEX entries (`leadpoet keyhash KEY` prints one); when any key is "
+      "set (here or in api_keys_file), every /v1 route needs Authorization: Bearer KEY, else 401"),
+  STR(http, api_keys_file, "", "a file of name:SHA256HEX entries, one a line, '#' comments; empty = none"),
+  KEY(http, rate_limit, LP_CONF_DOUBLE, "10", 0.001, 1000000,
+      "requests per second each API key may make on average (its token bucket's refill rate)"),
+  KEY(http, rate_burst, LP_CONF_INT, "20", 1, 1000000,
+      "requests an API key may make at once (its token bucket's size); one more answers 429 with Retry-After"),
   END
 };
 
@@ -276,6 +286,12 @@ static int check_level(const void *dst, char *why, size_t why_size) {
   return LP_EINVAL;
 }
 
+static int check_api_keys(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  return lp_config_api_keys_parse(s, "api_keys", NULL, NULL, why, why_size);
+}
+
 typedef struct key_rule {
   const char *section, *key;
   lp__conf_check check;
@@ -290,6 +306,7 @@ static const key_rule rules[] = {
   { "kafka", "bootstrap_brokers", NULL, "KAFKA_BOOTSTRAP_BROKERS" },
   { "kafka", "mode", check_kafka_mode, NULL },
   { "index", "idf", check_index_idf, NULL },
+  { "http", "api_keys", check_api_keys, NULL },
   { "kafka", "properties", check_kafka_props, NULL },
   { "redis", "endpoint", NULL, "REDIS_ENDPOINT" },
   { "secrets", "openai_api_key", NULL, "OPENAI_API_KEY" },

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "http/router.h"
 #include "lp_version.h"
+#include "server/auth.h"
 #include "server/console.h"
 #include "server/server_int.h"
 #include "server/stream_int.h"
@@ -161,5 +162,10 @@ static const lp_route routes[] = {
 };
 
 void lp__server_handle(lp_http_req *req, void *ud) {
+  lp_server *srv = ud;
+  /* API keys and rate limits first (auth.c): a 401 or 429 is answered there, counted as route "auth"
+   * (the router names the route of a request that goes on). */
+  lp_http_req_set_route(req, "auth");
+  if (!lp__auth_server_check(srv->cfg, req)) return;
   lp_router_dispatch(routes, sizeof(routes) / sizeof(routes[0]), req, ud);
 }

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# ./deploy/local/run.sh: installs what is missing, builds, starts redis-server on loopback (unless
-# REDIS_ENDPOINT is set) and `leadpoet serve` on 127.0.0.1:8080 (LEADPOET_LISTEN to change it) with the
-# embedded default config. Ctrl-C stops everything it started, by process id.
+# ./deploy/local/run.sh [demo|serve]: installs what is missing, builds, starts redis-server on loopback
+# (unless REDIS_ENDPOINT is set) and, on 127.0.0.1:8080 (LEADPOET_LISTEN to change it) with the embedded
+# default config, `leadpoet demo` (the default: the whole system fed by a live synthetic market, README
+# "Demo"; LEADPOET_DEMO_RATE snippets per second, default 100) or `leadpoet serve` (an empty system).
+# Ctrl-C stops everything it started, by process id.
 set -euo pipefail
+MODE=${1:-demo}
+case "$MODE" in
+  demo | serve) ;;
+  *) echo "usage: $0 [demo|serve]" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$LP_ROOT"
 
@@ -34,10 +41,14 @@ fi
 
 export LEADPOET_LISTEN=${LEADPOET_LISTEN:-127.0.0.1:8080}
 export LEADPOET_SERVER_STATE_DIR=${LEADPOET_SERVER_STATE_DIR:-$RUN_DIR/state}
-"$LP_ROOT/build/leadpoet" serve &
+if [ "$MODE" = demo ]; then
+  "$LP_ROOT/build/leadpoet" demo --rate "${LEADPOET_DEMO_RATE:-100}" &
+else
+  "$LP_ROOT/build/leadpoet" serve &
+fi
 pids+=($!)
 if lp_wait_http "$LEADPOET_LISTEN" 30; then
-  lp_log "leadpoet pid ${pids[-1]} ready on http://$LEADPOET_LISTEN/  (Ctrl-C stops everything)"
+  lp_log "leadpoet $MODE pid ${pids[-1]} ready: console http://$LEADPOET_LISTEN/  (Ctrl-C stops everything)"
 else
   lp_die "leadpoet did not answer on $LEADPOET_LISTEN"
 fi
