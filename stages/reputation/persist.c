@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "base/alloc.h"
+#include "base/le.h"
 #include "stages/reputation/rep_int.h"
 
 #define MAGIC "LPRP"
@@ -25,42 +26,16 @@
 #define HEADER 28u
 #define FIXED 24u   /* good, bad, ts */
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t dbits(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof(u));
-  return u;
-}
-static double bitsd(uint64_t u) {
-  double d;
-  memcpy(&d, &u, sizeof(d));
-  return d;
-}
 
 int lp_rep_save(const lp_rep *r, lp_writer *w) {
   XXH3_state_t h;
   XXH3_64bits_reset(&h);
   unsigned char hdr[HEADER];
   memcpy(hdr, MAGIC, 4);
-  put32(hdr + 4, VERSION);
-  put64(hdr + 8, (uint64_t)r->clock);
-  put64(hdr + 16, (uint64_t)r->conf.half_life);
-  put32(hdr + 24, (uint32_t)r->n);
+  lp_le_put32(hdr + 4, VERSION);
+  lp_le_put64(hdr + 8, (uint64_t)r->clock);
+  lp_le_put64(hdr + 16, (uint64_t)r->conf.half_life);
+  lp_le_put32(hdr + 24, (uint32_t)r->n);
   XXH3_64bits_update(&h, hdr, sizeof(hdr));
   int rc = w->write(w, hdr, sizeof(hdr));
   for (size_t d = 0; rc == LP_OK && d < r->n; d++) {
@@ -69,15 +44,15 @@ int lp_rep_save(const lp_rep *r, lp_writer *w) {
     b[0] = m->len;
     memcpy(b + 1, m->name, m->len);
     unsigned char *p = b + 1 + m->len;
-    put64(p, dbits(m->good));
-    put64(p + 8, dbits(m->bad));
-    put64(p + 16, (uint64_t)m->ts);
+    lp_le_put64(p, lp_f64_bits(m->good));
+    lp_le_put64(p + 8, lp_f64_bits(m->bad));
+    lp_le_put64(p + 16, (uint64_t)m->ts);
     size_t n = 1 + m->len + FIXED;
     XXH3_64bits_update(&h, b, n);
     rc = w->write(w, b, n);
   }
   unsigned char sum[8];
-  put64(sum, XXH3_64bits_digest(&h));
+  lp_le_put64(sum, XXH3_64bits_digest(&h));
   return rc == LP_OK ? w->write(w, sum, sizeof(sum)) : rc;
 }
 
@@ -99,8 +74,8 @@ static int rebuild(lp_rep *fresh, const unsigned char *p, const unsigned char *e
     if ((size_t)(end - p) < 1 + len + FIXED || !name_ok(p + 1, len)) return LP_EINVAL;
     const char *name = (const char *)p + 1;
     const unsigned char *q = p + 1 + len;
-    double good = bitsd(get64(q)), bad = bitsd(get64(q + 8));
-    int64_t ts = (int64_t)get64(q + 16);
+    double good = lp_bits_f64(lp_le_get64(q)), bad = lp_bits_f64(lp_le_get64(q + 8));
+    int64_t ts = (int64_t)lp_le_get64(q + 16);
     if (!(good >= 0 && bad >= 0) || !isfinite(good) || !isfinite(bad) || ts > fresh->clock) return LP_EINVAL;
     uint64_t key = lp__rep_key(name, len);
     if (lp__rep_find(fresh, key, name, len) >= 0) return LP_EINVAL;
@@ -116,13 +91,13 @@ static int rebuild(lp_rep *fresh, const unsigned char *p, const unsigned char *e
 int lp_rep_load(lp_rep *r, const void *data, size_t len) {
   const unsigned char *p = data;
   if (p == NULL || len < HEADER + 8 || memcmp(p, MAGIC, 4) != 0) return LP_EINVAL;
-  if (get32(p + 4) != VERSION) return LP_EINVAL;
-  if (get64(p + len - 8) != XXH3_64bits(p, len - 8)) return LP_EINVAL;
+  if (lp_le_get32(p + 4) != VERSION) return LP_EINVAL;
+  if (lp_le_get64(p + len - 8) != XXH3_64bits(p, len - 8)) return LP_EINVAL;
   lp_rep *fresh;
   int rc = lp_rep_new(&fresh, &r->conf);
   if (rc != LP_OK) return rc;
-  fresh->clock = (int64_t)get64(p + 8);
-  rc = rebuild(fresh, p + HEADER, p + len - 8, get32(p + 24));
+  fresh->clock = (int64_t)lp_le_get64(p + 8);
+  rc = rebuild(fresh, p + HEADER, p + len - 8, lp_le_get32(p + 24));
   if (rc != LP_OK) {
     lp_rep_free(fresh);
     return rc;

@@ -16,6 +16,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "base/le.h"
 #include "stages/throttle/throttle.h"
 
 #define MAGIC "LPTH"
@@ -24,32 +25,6 @@
 #define MINER_BYTES (8u * 5u + 4u * 2u * LP_THROTTLE_WIN)
 #define ENTRY_BYTES 24u
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t dbits(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof(u));
-  return u;
-}
-static double bitsd(uint64_t u) {
-  double d;
-  memcpy(&d, &u, sizeof(d));
-  return d;
-}
 
 typedef struct out {
   lp_writer *w;
@@ -65,14 +40,14 @@ static void emit(out *o, const void *p, size_t n) {
 
 static void emit_miner(out *o, const lp__thr_miner *mi) {
   unsigned char b[MINER_BYTES];
-  put64(b, mi->key);
-  put64(b + 8, dbits(mi->tokens));
-  put64(b + 16, (uint64_t)mi->last_ts);
-  put64(b + 24, (uint64_t)mi->throttled_until);
-  put64(b + 32, (uint64_t)mi->win_head);
+  lp_le_put64(b, mi->key);
+  lp_le_put64(b + 8, lp_f64_bits(mi->tokens));
+  lp_le_put64(b + 16, (uint64_t)mi->last_ts);
+  lp_le_put64(b + 24, (uint64_t)mi->throttled_until);
+  lp_le_put64(b + 32, (uint64_t)mi->win_head);
   for (int k = 0; k < LP_THROTTLE_WIN; k++) {
-    put32(b + 40 + 4 * k, mi->seen[k]);
-    put32(b + 40 + 4 * LP_THROTTLE_WIN + 4 * k, mi->flagged[k]);
+    lp_le_put32(b + 40 + 4 * k, mi->seen[k]);
+    lp_le_put32(b + 40 + 4 * LP_THROTTLE_WIN + 4 * k, mi->flagged[k]);
   }
   emit(o, b, sizeof(b));
 }
@@ -80,9 +55,9 @@ static void emit_miner(out *o, const lp__thr_miner *mi) {
 static void emit_gen(out *o, const lp__thr_nd_gen *g) {
   for (uint32_t i = 0; i < g->n; i++) {
     unsigned char b[ENTRY_BYTES];
-    put64(b, g->e[i].fp);
-    put64(b + 8, g->e[i].key);
-    put64(b + 16, (uint64_t)g->e[i].ts);
+    lp_le_put64(b, g->e[i].fp);
+    lp_le_put64(b + 8, g->e[i].key);
+    lp_le_put64(b + 16, (uint64_t)g->e[i].ts);
     emit(o, b, sizeof(b));
   }
 }
@@ -94,31 +69,31 @@ int lp__throttle_save(void *stage, lp_writer *w) {
   const lp__thr_nd_gen *prev = &t->nd.gen[t->nd.cur ^ 1], *cur = &t->nd.gen[t->nd.cur];
   unsigned char hdr[HEADER];
   memcpy(hdr, MAGIC, 4);
-  put32(hdr + 4, VERSION);
-  put64(hdr + 8, (uint64_t)t->conf.flag_window);
-  put32(hdr + 16, t->miners.n);
-  put32(hdr + 20, prev->n);
-  put32(hdr + 24, cur->n);
+  lp_le_put32(hdr + 4, VERSION);
+  lp_le_put64(hdr + 8, (uint64_t)t->conf.flag_window);
+  lp_le_put32(hdr + 16, t->miners.n);
+  lp_le_put32(hdr + 20, prev->n);
+  lp_le_put32(hdr + 24, cur->n);
   emit(&o, hdr, sizeof(hdr));
   for (uint32_t i = t->miners.lru_tail; i != LP__NONE; i = t->miners.v[i].prev) emit_miner(&o, &t->miners.v[i]);
   emit_gen(&o, prev);
   emit_gen(&o, cur);
   unsigned char sum[8];
-  put64(sum, XXH3_64bits_digest(&o.h));
+  lp_le_put64(sum, XXH3_64bits_digest(&o.h));
   if (o.rc == LP_OK) o.rc = w->write(w, sum, sizeof(sum));
   return o.rc;
 }
 
 static int read_miner(const unsigned char *b, lp__thr_miner *mi) {
   memset(mi, 0, sizeof(*mi));
-  mi->key = get64(b);
-  mi->tokens = bitsd(get64(b + 8));
-  mi->last_ts = (int64_t)get64(b + 16);
-  mi->throttled_until = (int64_t)get64(b + 24);
-  mi->win_head = (int64_t)get64(b + 32);
+  mi->key = lp_le_get64(b);
+  mi->tokens = lp_bits_f64(lp_le_get64(b + 8));
+  mi->last_ts = (int64_t)lp_le_get64(b + 16);
+  mi->throttled_until = (int64_t)lp_le_get64(b + 24);
+  mi->win_head = (int64_t)lp_le_get64(b + 32);
   for (int k = 0; k < LP_THROTTLE_WIN; k++) {
-    mi->seen[k] = get32(b + 40 + 4 * k);
-    mi->flagged[k] = get32(b + 40 + 4 * LP_THROTTLE_WIN + 4 * k);
+    mi->seen[k] = lp_le_get32(b + 40 + 4 * k);
+    mi->flagged[k] = lp_le_get32(b + 40 + 4 * LP_THROTTLE_WIN + 4 * k);
     if (mi->flagged[k] > mi->seen[k]) return LP_EINVAL;
   }
   return isfinite(mi->tokens) && mi->tokens >= 0 && mi->win_head >= 0 ? LP_OK : LP_EINVAL;
@@ -148,7 +123,7 @@ static int rebuild(const lp__throttle *t, const unsigned char *p, uint32_t n_min
     }
   }
   for (uint32_t i = 0; i < n_entries; i++, p += ENTRY_BYTES)
-    lp__thr_nd_insert(nd, get64(p), get64(p + 8), (int64_t)get64(p + 16));
+    lp__thr_nd_insert(nd, lp_le_get64(p), lp_le_get64(p + 8), (int64_t)lp_le_get64(p + 16));
   return LP_OK;
 }
 
@@ -156,16 +131,16 @@ int lp__throttle_load(void *stage, const void *data, size_t len) {
   lp__throttle *t = stage;
   const unsigned char *p = data;
   if (p == NULL || len < HEADER + 8 || memcmp(p, MAGIC, 4) != 0) return LP_EINVAL;
-  uint32_t version = get32(p + 4);
+  uint32_t version = lp_le_get32(p + 4);
   if (version != VERSION) {
     t->host->log(LP_LOG_ERROR, "throttle", "saved state of version %u, this build reads version %u",
                  (unsigned)version, VERSION);
     return LP_EINVAL;
   }
-  uint64_t n_miners = get32(p + 16), n_entries = (uint64_t)get32(p + 20) + get32(p + 24);
+  uint64_t n_miners = lp_le_get32(p + 16), n_entries = (uint64_t)lp_le_get32(p + 20) + lp_le_get32(p + 24);
   if ((uint64_t)len != HEADER + n_miners * MINER_BYTES + n_entries * ENTRY_BYTES + 8) return LP_EINVAL;
-  if (get64(p + len - 8) != XXH3_64bits(p, len - 8)) return LP_EINVAL;
-  int keep_windows = (int64_t)get64(p + 8) == t->conf.flag_window;
+  if (lp_le_get64(p + len - 8) != XXH3_64bits(p, len - 8)) return LP_EINVAL;
+  int keep_windows = (int64_t)lp_le_get64(p + 8) == t->conf.flag_window;
   lp__thr_miners m;
   lp__thr_neardup nd;
   int rc = lp__thr_miners_init(&m, t->host, t->miners.max);
