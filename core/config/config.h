@@ -108,6 +108,7 @@ typedef struct lp_config {
     char *idf;                  /* "robertson" or "lucene" */
     double min_normlen;         /* BM25 length clamp (Xapian's min_normlen) */
     int64_t retention_ms;       /* evidence older than this (event time) leaves the index */
+    int64_t age_half_life_ms;   /* a term's weight in the index halves per this age of its evidence; 0 = none */
     int64_t expire_per_tick;    /* leads whose stale terms are expired per shard per tick */
     int64_t merge_per_tick;     /* index merge work per shard per tick (lp_index_step budget) */
   } index;

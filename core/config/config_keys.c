@@ -184,6 +184,9 @@ static const lp_conf_key index_keys[] = {
       "BM25 length clamp: a document's length over the average counts as at least this (Xapian's min_normlen; 0 = none)"),
   KEY_MS(index, retention, "180d", 1 * DAYS, 3650 * DAYS,
          "evidence older than this, in event time, leaves the index (reclaimed in small background steps)"),
+  KEY_MS(index, age_half_life, "90d", 0, 3650 * DAYS,
+         "a term's weight in a lead's document halves for every this much age of its newest evidence (event "
+         "time); 0 = no decay"),
   KEY(index, expire_per_tick, LP_CONF_INT, "64", 1, 1000000,
       "leads per shard whose stale words are expired at each tick"),
   KEY(index, merge_per_tick, LP_CONF_INT, "8192", 1, 100000000,

@@ -76,6 +76,7 @@ static int worker_thread_start(lp_worker *w, void *ud) {
   }
   st->env.analyzer = st->analyzer;
   st->env.retention_ms = c->index.retention_ms;
+  st->env.age_half_life_days = (double)c->index.age_half_life_ms / 86400000.0;
   st->env.tech = srv->tech;
   const char *dir = srv->cfg->server.state_dir;
   for (uint32_t s = me; s < wc->shards; s += wc->workers) {

@@ -78,6 +78,7 @@ typedef struct lp_lead {
   uint32_t n_miners;     /* distinct miners among ev, kept as evidence changes */
   lp_termvec tv;         /* the lead's document for the index (termvec.h) */
   uint8_t put_pending;   /* tv changed since the index last saw it (shard.c) */
+  int32_t put_day;       /* the shard's newest event day when the index last got this document (shard.c) */
 } lp_lead;
 
 typedef struct lp_lead_table {

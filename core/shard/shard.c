@@ -1,5 +1,6 @@
 #include "shard/shard.h"
 
+#include <math.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,11 +63,19 @@ static int put_doc(lp_shard *sh, lp_lead *l) {
     sh->terms = t;
     sh->cap_terms = LP_TERMVEC_MAX;
   }
+  /* Each term weighs tf x reputation (termvec), decayed by the age of its newest evidence in event time:
+   * a lead's document is its recent evidence (issue 5, point 2). The clock is the shard's newest event, so
+   * a replay gives the same index; lp_shard_maintain re-puts documents as that clock moves on. */
+  double hl = sh->env->age_half_life_days;
   for (uint16_t i = 0; i < l->tv.n; i++) {
     size_t len = 0;
     const char *term = lp_termpool_str(&sh->leads.pool, l->tv.v[i].term, &len);
-    sh->terms[i] = (lp_index_term){ term, len, l->tv.v[i].weight };
+    double w = l->tv.v[i].weight;
+    int32_t age = sh->newest_day - l->tv.v[i].last_day;
+    if (hl > 0 && age > 0) w *= exp2(-(double)age / hl);
+    sh->terms[i] = (lp_index_term){ term, len, w };
   }
+  l->put_day = sh->newest_day;
   return lp_index_put(sh->index, l->doc, sh->terms, l->tv.n);
 }
 
@@ -183,15 +192,21 @@ int lp_shard_reindex(lp_shard *sh) {
 }
 
 void lp_shard_maintain(lp_shard *sh, uint32_t leads, uint32_t index_budget) {
-  if (sh->env->retention_ms > 0 && sh->leads.n_docs > 0) {
-    int32_t min_day = sh->newest_day - (int32_t)(sh->env->retention_ms / 86400000);
+  /* Re-put a document once its weights are off by more than about 4 % (1/16 of a half-life). */
+  double hl = sh->env->age_half_life_days;
+  int32_t age_step = hl > 0 ? (int32_t)(hl / 16) + 1 : 0;
+  if ((sh->env->retention_ms > 0 || age_step > 0) && sh->leads.n_docs > 0) {
+    int32_t min_day = sh->env->retention_ms > 0 ? sh->newest_day - (int32_t)(sh->env->retention_ms / 86400000)
+                                                : INT32_MIN;
     for (uint32_t i = 0; i < leads && i < sh->leads.n_docs; i++) {
       if (sh->expire_cursor >= sh->leads.n_docs) sh->expire_cursor = 0;
       lp_lead *l = sh->leads.by_doc[sh->expire_cursor++];
-      if (lp_termvec_expire(&l->tv, min_day) > 0) {
+      if (min_day != INT32_MIN && lp_termvec_expire(&l->tv, min_day) > 0) {
         put_doc(sh, l);
         sh->dirty = 1;
         sh->version++;
+      } else if (age_step > 0 && l->tv.n > 0 && !l->put_pending && sh->newest_day - l->put_day >= age_step) {
+        put_doc(sh, l);  /* the clock moved on: its terms have aged (derived state only: nothing to save) */
       }
     }
   }

@@ -20,6 +20,8 @@ typedef struct lp_shard_env {
   lp_index_params index;         /* BM25 and segment parameters */
   lp_analyzer_ctx *analyzer;     /* the worker's; NULL: snippets are not indexed */
   int64_t retention_ms;          /* evidence older than this (event time) leaves the index */
+  double age_half_life_days;     /* a term's weight in the index halves for every this many days between its
+                                    newest evidence and the shard's newest event (event time); 0 = none */
   const lp_techtable *tech;      /* may be NULL: technology names are only lower-cased */
 } lp_shard_env;
 

@@ -46,6 +46,7 @@ void ib_shard_env(const ib_ctx *c, lp_stages *stages, lp_analyzer_ctx *actx, lp_
   env->index.b = c->cfg.index.b;
   env->analyzer = c->index ? actx : NULL;
   env->retention_ms = c->cfg.index.retention_ms;
+  env->age_half_life_days = (double)c->cfg.index.age_half_life_ms / 86400000.0;
   env->tech = c->tech;
 }
 

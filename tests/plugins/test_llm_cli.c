@@ -103,17 +103,25 @@ static double metric(int port, const char *line_prefix) {
 static fake_llm fake;
 static lpt_server srv;
 
-static void start(void) {
+/* The server with the plugin on the fake provider; gate: the stage's gate_margin ("" = its default). */
+static void start_with(const char *gate) {
   unsetenv("OPENAI_API_KEY");
   cr_assert_eq(fake_start(&fake), 0);
-  char url[128];
+  char url[128], margin[96];
   snprintf(url, sizeof(url), "LEADPOET_STAGE_LLM_BASE_URL=http://127.0.0.1:%d/v1", fake.port);
+  snprintf(margin, sizeof(margin), "LEADPOET_STAGE_LLM_GATE_MARGIN=%s", gate);
   const char *env[] = { "LEADPOET_KAFKA_MODE=off", "LEADPOET_STAGES_ORDER=ingest,throttle,churn,reputation,llm",
                         "LEADPOET_STAGES_PLUGINS=" PLUGIN, "OPENAI_API_KEY=sk-cli", url,
-                        "LEADPOET_STAGE_LLM_TIMEOUT_MS=400ms", "LEADPOET_STAGE_LLM_RETRIES=0", NULL };
+                        "LEADPOET_STAGE_LLM_TIMEOUT_MS=400ms", "LEADPOET_STAGE_LLM_RETRIES=0",
+                        gate[0] ? margin : NULL, NULL };
   cr_assert_eq(lpt_server_start(&srv, NULL, env), 0, "starts with the plugin");
   ingest_market(srv.port);
 }
+
+static void start(void) { start_with(""); }
+/* Every answer counts as uncertain (its top lies within 100 % of the best): the checks of what a call
+ * does then hold whatever the model's score spread on this market. */
+static void start_uncertain(void) { start_with("1"); }
 
 static void stop(void) {
   cr_assert_eq(lpt_server_stop(&srv), 0);
@@ -143,9 +151,11 @@ Test(plugins_llm_cli, kpi_rerank_budget_and_failures, .init = start, .fini = sto
   cr_assert_leq(share, 0.30, "the LLM is called on %.0f %% of queries", share * 100);
   cr_assert_float_eq(metric(srv.port, "\nleadpoet_llm_hit_rate "), share, 1e-4);
   cr_assert_eq(fake_requests(&fake), called);
+}
 
-  /* A prompt whose top 10 lie within 15 % of each other on this market (12 % measured): uncertain, so the
-   * stage calls; the answer is re-ranked (the fake reverses the window), costs the call, stays ordered. */
+Test(plugins_llm_cli, rerank_budget_and_failures, .init = start_uncertain, .fini = stop, .timeout = 120) {
+  /* Uncertain (gate_margin 1), so the stage calls; the answer is re-ranked (the fake reverses the window),
+   * costs the call, stays ordered. */
   const char *tie = "international payroll software, US companies";
   answer base = query(srv.port, tie, ",\"max_cost_usd\":0");
   cr_assert_eq(base.llm_calls, 0, "max_cost_usd 0: never calls");

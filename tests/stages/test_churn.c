@@ -339,3 +339,63 @@ Test(churn, profile_json) {
   lp_buf_free(&b);
   lp_leads_free(&t);
 }
+
+/* The BM25 score of the lead of domain for one analyzed word, from the shard's index (0 when absent). */
+static double score_of(lp_shard *sh, const char *word, const char *domain) {
+  lp_termfreqs tf = LP_TERMFREQS_INIT;
+  cr_assert_eq(lp_analyze_terms(actx, word, strlen(word), &tf), LP_OK);
+  cr_assert_eq(tf.n, 1);
+  lp_index_term q = { tf.v[0].term, tf.v[0].len, 1.0 };
+  lp_index_hit hits[8];
+  size_t n = 0;
+  cr_assert_eq(lp_index_topk(sh->index, &q, 1, NULL, 8, hits, &n), LP_OK);
+  double score = 0;
+  lp_lead *l = lp_leads_get(&sh->leads, domain, strlen(domain), lp_domain_hash(domain, strlen(domain)));
+  for (size_t i = 0; l != NULL && i < n; i++)
+    if (hits[i].doc == l->doc) score = hits[i].score;
+  lp_termfreqs_free(&tf);
+  return score;
+}
+
+static lp_snippet snip_at(const char *id, const char *domain, int64_t ts, const char *text) {
+  lp_snippet s = snip(id, ts, LP_KIND_NEWS, text);
+  s.domain = S(domain);
+  s.domain_hash = lp_domain_hash(domain, strlen(domain));
+  return s;
+}
+
+/* Issue 5, point 2: a lead's document is its recent evidence, each snippet weighted by its age (event time,
+ * against the shard's newest event), and a document is re-weighted as that clock moves on. */
+Test(churn, index_evidence_weighs_less_with_age) {
+  lp_shard sh;
+  lp_shard_env env;
+  shard_with(&sh, &env, "");
+  env.age_half_life_days = 30;
+  lp_snippet old = snip_at("1", "old-co.com", T0 - 100 * DAY, "old-co rebuilds its billing platform");
+  lp_snippet fresh = snip_at("2", "new-co.com", T0 - DAY, "new-co rebuilds its billing platform");
+  cr_assert_null(lp_shard_snippet(&sh, &old));
+  cr_assert_null(lp_shard_snippet(&sh, &fresh));
+  cr_assert_eq(lp_shard_flush(&sh), LP_OK);
+  double s_old = score_of(&sh, "billing", "old-co.com"), s_new = score_of(&sh, "billing", "new-co.com");
+  cr_assert(s_old > 0 && s_new > s_old, "the same words 99 days older weigh less: %f < %f", s_old, s_new);
+
+  /* 60 days later a lead with the same words moves the shard's clock: once maintenance re-weighted
+   * new-co, the fresh one outscores it (without the re-put they would tie: both were put fresh). */
+  lp_snippet later = snip_at("3", "ref-co.com", T0 + 59 * DAY, "ref-co rebuilds its billing platform");
+  cr_assert_null(lp_shard_snippet(&sh, &later));
+  cr_assert_eq(lp_shard_flush(&sh), LP_OK);
+  for (int i = 0; i < 4; i++) lp_shard_maintain(&sh, 64, 1u << 20);
+  double s_aged = score_of(&sh, "billing", "new-co.com"), s_ref = score_of(&sh, "billing", "ref-co.com");
+  cr_assert(s_aged > 0 && s_ref > s_aged, "new-co's evidence aged: %f < %f", s_aged, s_ref);
+  lp_shard_close(&sh);
+
+  /* Without decay the two leads tie, as before. */
+  lp_shard_env flat = env;
+  flat.age_half_life_days = 0;
+  cr_assert_eq(lp_shard_open(&sh, 1, &flat), LP_OK);
+  cr_assert_null(lp_shard_snippet(&sh, &old));
+  cr_assert_null(lp_shard_snippet(&sh, &fresh));
+  cr_assert_eq(lp_shard_flush(&sh), LP_OK);
+  cr_assert_float_eq(score_of(&sh, "billing", "old-co.com"), score_of(&sh, "billing", "new-co.com"), 1e-9);
+  lp_shard_close(&sh);
+}
