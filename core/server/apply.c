@@ -127,6 +127,8 @@ int lp__applier_add(lp_applier *a, void *item, uint32_t shard, uintptr_t tag) {
 }
 
 void lp__applier_flush(lp_applier *a) {
+  /* After lp__applier_fini (the stream stopped) there is nothing to send: the final checkpoint flushes too. */
+  if (a->open == NULL) return;
   uint32_t nw = lp_workers_count(a->srv->workers);
   for (uint32_t w = 0; w < nw; w++) send_batch(a, w);
 }
