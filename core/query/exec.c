@@ -155,10 +155,17 @@ static double churn_trigger(const lp_qplan *p, const lp_lead *l) {
 /* ---- evidence: relevance and independence ---------------------------------------------------------- */
 
 /* Whether text holds the n bytes of term, ASCII case folded (terms are lower case). */
+static inline unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
+
+/* term (lower case, n >= 1 bytes) inside text, ASCII letters compared without case. The candidates' evidence
+ * is scanned for every query: skip to the bytes that can start a match before comparing. */
 static int contains_ci(const char *text, const char *term, size_t n) {
-  for (const char *t = text; *t; t++) {
-    size_t i = 0;
-    while (i < n && t[i] && tolower((unsigned char)t[i]) == (unsigned char)term[i]) i++;
+  unsigned char c0 = (unsigned char)term[0];
+  unsigned char u0 = c0 >= 'a' && c0 <= 'z' ? (unsigned char)(c0 - 32) : c0;
+  for (const unsigned char *t = (const unsigned char *)text; *t; t++) {
+    if (*t != c0 && *t != u0) continue;
+    size_t i = 1;
+    while (i < n && t[i] && ascii_lower(t[i]) == (unsigned char)term[i]) i++;
     if (i == n) return 1;
   }
   return 0;
