@@ -460,6 +460,7 @@ static int start(lp_server *srv) {
   if ((rc = lp__tickets_new(srv)) != LP_OK) return rc;
   /* With Redis, Kafka starts once the checkpoint is restored (and /readyz says so meanwhile). */
   if ((rc = srv->cfg->redis.endpoint[0] ? lp__ckpt_start(srv) : lp__stream_start(srv)) != LP_OK) return rc;
+  srv->rss_bytes = read_rss();  /* /v1/status shows it from the first request on */
   uv_timer_start(&srv->pressure_timer, on_pressure, PRESSURE_INTERVAL_MS, PRESSURE_INTERVAL_MS);
   return start_http(srv);
 }
