@@ -175,12 +175,8 @@ static void count_rejected_miner(lp_server *srv, const json_t *json, const msgpa
       }
     }
   }
-  for (size_t i = 0; id != NULL && i < len; i++) {
-    char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return;  /* not a miner name: nobody to count it against */
-  }
-  if (id != NULL && len > 0) count_miner(srv, id, len, code);
+  /* not a miner name: nobody to count it against */
+  if (id != NULL && len > 0 && lp_miner_chars_ok(id, len)) count_miner(srv, id, len, code);
 }
 
 int lp__ingest_decode(lp_server *srv, int outcomes, const json_t *json, const msgpack_object *mp, int64_t now_ms,

@@ -23,6 +23,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/file.h"
+#include "qb_proc.h"
 #include "base/log.h"
 #include "ingest_bench.h"
 #include "metrics/metrics.h"
@@ -213,18 +214,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   size_t bytes = (size_t)(lines[n - 1].p + lines[n - 1].n - lines[0].p);
-  char cpu_model[128] = "?";
-  FILE *ci = fopen("/proc/cpuinfo", "r");
-  for (char l[256]; ci && fgets(l, sizeof(l), ci);)
-    if (strncmp(l, "model name", 10) == 0) {
-      const char *m = strchr(l, ':') ? strchr(l, ':') + 2 : l;
-      size_t ml = strcspn(m, "\n");
-      if (ml >= sizeof(cpu_model)) ml = sizeof(cpu_model) - 1;
-      memcpy(cpu_model, m, ml);
-      cpu_model[ml] = '\0';
-      break;
-    }
-  if (ci) fclose(ci);
+  char cpu_model[128];
+  qb_cpu_model(cpu_model, sizeof(cpu_model));
   printf("ingest_bench: %s, %zu lines, %.1f MB (%.0f bytes/line); %ld cores (%s); shards %u, batch %u, "
          "evidence_per_lead %lld\n", o.file, n, (double)bytes / 1e6, (double)bytes / (double)n,
          sysconf(_SC_NPROCESSORS_ONLN), cpu_model, c.shards, c.batch, (long long)c.cfg.ingest.evidence_per_lead);

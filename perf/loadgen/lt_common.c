@@ -193,24 +193,9 @@ json_t *lt_server_json(int port, pid_t pid) {
 
 /* ---- the machine ---------------------------------------------------------------------------------- */
 
-static void cpu_model(char *cpu, size_t cap) {
-  snprintf(cpu, cap, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  while (f && fgets(line, sizeof line, f)) {
-    char *c = strchr(line, ':');
-    if (!strncmp(line, "model name", 10) && c) {
-      snprintf(cpu, cap, "%s", c + 2);
-      cpu[strcspn(cpu, "\n")] = '\0';
-      break;
-    }
-  }
-  if (f) fclose(f);
-}
-
 json_t *lt_machine_json(void) {
   char cpu[256], date[64];
-  cpu_model(cpu, sizeof cpu);
+  qb_cpu_model(cpu, sizeof cpu);
   struct utsname u;
   time_t now = time(NULL);
   struct tm tm;

@@ -25,18 +25,7 @@ typedef struct qb_server_figs {
 } qb_server_figs;
 
 static void machine(char *cpu, size_t cap, char *kernel, size_t kcap) {
-  snprintf(cpu, cap, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  while (f && fgets(line, sizeof line, f)) {
-    char *c = strchr(line, ':');
-    if (!strncmp(line, "model name", 10) && c) {
-      snprintf(cpu, cap, "%s", c + 2);
-      cpu[strcspn(cpu, "\n")] = '\0';
-      break;
-    }
-  }
-  if (f) fclose(f);
+  qb_cpu_model(cpu, cap);
   struct utsname u;
   snprintf(kernel, kcap, "%s", uname(&u) == 0 ? u.release : "unknown");
 }

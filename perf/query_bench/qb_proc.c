@@ -259,3 +259,18 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 int qb_rmtree(const char *dir) { return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1; }
+
+void qb_cpu_model(char *cpu, size_t cap) {
+  snprintf(cpu, cap, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    char *c = strchr(line, ':');
+    if (!strncmp(line, "model name", 10) && c) {
+      snprintf(cpu, cap, "%s", c + 2);
+      cpu[strcspn(cpu, "\n")] = '\0';
+      break;
+    }
+  }
+  if (f) fclose(f);
+}

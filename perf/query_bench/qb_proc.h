@@ -38,6 +38,10 @@ int qb_wait_healthy(int port, pid_t pid, double timeout_s);
  * NULL, must appear in the sample's label block (e.g. "result=\"accepted\""). -1 when no sample matched. */
 double qb_metric_sum(const char *metrics, const char *name, const char *label_filter);
 
+/* The CPU's model name (from /proc/cpuinfo) into cpu, NUL-terminated; "unknown" when not found. For the
+ * machine line every benchmark prints beside its figures. */
+void qb_cpu_model(char *cpu, size_t cap);
+
 /* VmRSS of pid in bytes (from /proc/PID/status), or -1. */
 long long qb_rss_bytes(pid_t pid);
 

@@ -158,15 +158,18 @@ static int check_ts(lp__node obj, int64_t *ts, lp_reject *rej) {
   return rc;
 }
 
+int lp_miner_chars_ok(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return 0;
+  }
+  return 1;
+}
+
 static int check_miner(lp__node obj, lp_str *miner, lp_reject *rej) {
   int rc = get_str(obj, "miner", "miner", 1, 1, MINER_MAX, miner, rej);
   if (rc != LP_OK) return rc;
-  for (size_t i = 0; i < miner->len; i++) {
-    char c = miner->ptr[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == '-'))
-      return reject(rej, "bad_field", "miner may only hold [A-Za-z0-9._-]");
-  }
+  if (!lp_miner_chars_ok(miner->ptr, miner->len)) return reject(rej, "bad_field", "miner may only hold [A-Za-z0-9._-]");
   return LP_OK;
 }
 

@@ -93,6 +93,10 @@ int lp_punycode_encode(const uint32_t *cp, size_t n, char *out, size_t cap, size
  * "+tag") is not a role mailbox (info, sales, support, noreply, ...); 0 otherwise. Any thread. */
 int lp_pii_has_personal_email(const char *s, size_t n);
 
+/* 1 when every byte of s[0..n) is in the miner alphabet [A-Za-z0-9._-] (contract section 1; the length
+ * rule, 1..64 bytes, is the caller's). Any thread. */
+int lp_miner_chars_ok(const char *s, size_t n);
+
 /* 1 if s is valid UTF-8 (shortest forms only, no surrogates, <= U+10FFFF) with no NUL byte. */
 int lp_utf8_valid(const char *s, size_t n);
 

@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/le.h"
+#include "stages/ingest/ingest.h"
 #include "stages/reputation/rep_int.h"
 
 #define MAGIC "LPRP"
@@ -57,13 +58,7 @@ int lp_rep_save(const lp_rep *r, lp_writer *w) {
 }
 
 static int name_ok(const unsigned char *p, size_t n) {
-  if (n == 0 || n > LP_REP_NAME_MAX) return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = p[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
+  return n > 0 && n <= LP_REP_NAME_MAX && lp_miner_chars_ok((const char *)p, n);
 }
 
 /* Checks every record and fills fresh (a table of the same conf); the caller swaps it in on success. */

@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "server/answers.h"
+#include "stages/ingest/ingest.h"
 #include "stages/reputation/rep_int.h"
 
 #define EVICT_SAMPLE 16
@@ -195,13 +196,7 @@ lp__rep_miner *lp__rep_insert(lp_rep *r, uint64_t key, const char *name, size_t 
 }
 
 static int valid_name(lp_str s) {
-  if (s.ptr == NULL || s.len == 0 || s.len > LP_REP_NAME_MAX) return 0;
-  for (size_t i = 0; i < s.len; i++) {
-    char c = s.ptr[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
+  return s.ptr != NULL && s.len > 0 && s.len <= LP_REP_NAME_MAX && lp_miner_chars_ok(s.ptr, s.len);
 }
 
 int lp_rep_credit(lp_rep *r, lp_str miner, int64_t ts_ms, double good, double bad) {
