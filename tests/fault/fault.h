@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,27 @@ static inline long ft_wait_counted(int port, long want, long want_outcomes, int 
   return n;
 }
 
+/* Waits (up to ms) until a checkpoint holds every record the server applied: the backlog of the redis
+ * block of /v1/status is 0 (a server that restored everything and applied nothing since has nothing to
+ * write, and no checkpoint of its own). 0 when it is, -1 on time-out (logs the block). */
+static inline int ft_wait_checkpointed(int port, int ms) {
+  long long end = ft_now_ms() + ms;
+  for (;;) {
+    json_t *st = ft_get_json(port, "/v1/status");
+    json_t *r = json_object_get(st, "redis"), *b = json_object_get(r, "backlog");
+    int done = json_is_integer(b) && json_integer_value(b) == 0;
+    if (!done && ft_now_ms() >= end) {
+      char *why = json_dumps(r ? r : st, JSON_COMPACT | JSON_ENCODE_ANY);
+      cr_log_error("no checkpoint holds every record applied: %s", why ? why : "(no status)");
+      free(why);
+    }
+    json_decref(st);
+    if (done) return 0;
+    if (ft_now_ms() >= end) return -1;
+    ft_sleep_ms(50);
+  }
+}
+
 static inline void ft_take(json_t *dst, json_t *src, const char *key) {
   json_t *v = json_object_get(src, key);
   json_object_set(dst, key, v ? v : json_null());
@@ -303,6 +325,74 @@ static inline char *ft_state(int port) {
   char *s = json_dumps(all, JSON_SORT_KEYS | JSON_COMPACT);
   json_decref(all);
   return s;
+}
+
+/* Compares two states from ft_state: every key and integer exactly, every real within a relative 1e-9.
+ * Reputation sums credits from several partitions, and the order in which the reactor receives them
+ * differs from run to run; floating-point addition is not associative, so two correct runs can differ in
+ * the last bits of a decayed sum. One credit counted twice or lost moves a sum by a whole weight (at least
+ * 1, decayed by a few percent), nine orders of magnitude above that. Logs the differences (at path; the
+ * first 20 of an object) and returns how many it found, 0 when equal. */
+static inline int ft_diff_json(json_t *a, json_t *b, char *path, size_t cap) {
+  size_t len = strlen(path);
+  if (json_is_number(a) && json_is_number(b) && (json_is_real(a) || json_is_real(b))) {
+    double x = json_number_value(a), y = json_number_value(b);
+    double scale = fabs(x) > fabs(y) ? fabs(x) : fabs(y);
+    if (fabs(x - y) <= 1e-9 * (scale > 1 ? scale : 1)) return 0;
+    cr_log_error("%s: %.17g against %.17g", path, x, y);
+    return 1;
+  }
+  if (json_typeof(a) != json_typeof(b)) {
+    cr_log_error("%s: types differ", path);
+    return 1;
+  }
+  if (json_is_object(a)) {
+    const char *k;
+    json_t *v;
+    if (json_object_size(a) != json_object_size(b)) {
+      cr_log_error("%s: %zu keys against %zu", path, json_object_size(a), json_object_size(b));
+      return 1;
+    }
+    int diff = 0;
+    json_object_foreach(a, k, v) {
+      snprintf(path + len, cap - len, ".%s", k);
+      json_t *w = json_object_get(b, k);
+      if (w == NULL) {
+        cr_log_error("%s: missing", path);
+        return 1;
+      }
+      diff += ft_diff_json(v, w, path, cap);
+      path[len] = 0;
+      if (diff >= 20) break;
+    }
+    return diff;
+  }
+  if (json_is_array(a)) {
+    if (json_array_size(a) != json_array_size(b)) {
+      cr_log_error("%s: %zu items against %zu", path, json_array_size(a), json_array_size(b));
+      return 1;
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+      snprintf(path + len, cap - len, "[%zu]", i);
+      if (ft_diff_json(json_array_get(a, i), json_array_get(b, i), path, cap)) return 1;
+      path[len] = 0;
+    }
+    return 0;
+  }
+  if (json_equal(a, b)) return 0;
+  char *x = json_dumps(a, JSON_ENCODE_ANY), *y = json_dumps(b, JSON_ENCODE_ANY);
+  cr_log_error("%s: %s against %s", path, x ? x : "?", y ? y : "?");
+  free(x), free(y);
+  return 1;
+}
+
+static inline int ft_same_state(const char *a, const char *b, const char *what) {
+  json_t *x = json_loads(a, 0, NULL), *y = json_loads(b, 0, NULL);
+  char path[512] = "state";
+  int diff = x == NULL || y == NULL || ft_diff_json(x, y, path, sizeof(path));
+  if (diff) cr_log_error("%s: the states differ", what);
+  json_decref(x), json_decref(y);
+  return !diff;
 }
 
 /* Starts a server in external mode on bootstrap, checkpointing to redis_endpoint, with its own consumer
