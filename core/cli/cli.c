@@ -22,6 +22,7 @@ static const command commands[] = {
   { "check-config", lp_cmd_check_config, "check a config file; --help prints every key" },
   { "checkpoint", lp_cmd_checkpoint, "inspect or verify the checkpoints in Redis" },
   { "migrate", lp_cmd_migrate, "apply the PostgreSQL archive's schema migrations (--to N)" },
+  { "train", lp_cmd_train, "train the scoring model on the training log (XGBoost), print P@25/NDCG@25 vs v0" },
   { "keyhash", lp_cmd_keyhash, "print the config entry (SHA-256) of an API key" },
   { "version", lp_cmd_version, "print the version" },
 };

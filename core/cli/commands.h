@@ -15,6 +15,7 @@ int lp_cmd_checkpoint(int argc, char **argv);
 int lp_cmd_migrate(int argc, char **argv);
 int lp_cmd_demo(int argc, char **argv);
 int lp_cmd_keyhash(int argc, char **argv);
+int lp_cmd_train(int argc, char **argv);
 int lp_cmd_version(int argc, char **argv);
 
 #endif

@@ -283,28 +283,39 @@ static int set_defaults(lp_config *c, char *errstr, size_t errstr_size) {
   return LP_OK;
 }
 
-/* Applies one environment variable to a field: checked like a file value, errors name the variable. */
+/* Applies one environment variable (or the file its _FILE form names, config_envfile.c) to a field: checked
+ * like a file value, errors name the variable. */
 static int apply_env(const char *var, const lp_conf_key *k, lp__conf_check check, void *dst, char *errstr,
                      size_t errstr_size) {
-  const char *v = getenv(var);
-  if (v == NULL) return LP_OK;
+  char *v = NULL, used[160];
+  int rc = lp__config_env_lookup(var, !lp__config_env_file_is_key(var), &v, used, sizeof(used), errstr, errstr_size);
+  if (rc != LP_OK || v == NULL) return rc;
   char why[256];
   if (lp_config_parse_value(k, v, dst, why, sizeof(why)) != LP_OK ||
       (check != NULL && check(dst, why, sizeof(why)) != LP_OK)) {
-    snprintf(errstr, errstr_size, "env %s: %s", var, why);
-    return LP_ECONFIG;
+    snprintf(errstr, errstr_size, "env %s: %s", used, why);
+    rc = LP_ECONFIG;
   }
-  return LP_OK;
+  lp_free(v);
+  return rc;
 }
 
-/* LEADPOET_<SECTION>_<KEY> wins over the seed's name when both are set. */
+/* 1 when var or (when it has one) its _FILE form is set. */
+static int env_given(const char *var) {
+  char fvar[160];
+  if (getenv(var) != NULL) return 1;
+  int len = snprintf(fvar, sizeof(fvar), "%s_FILE", var);
+  return len > 0 && (size_t)len < sizeof(fvar) && !lp__config_env_file_is_key(var) && getenv(fvar) != NULL;
+}
+
+/* LEADPOET_<SECTION>_<KEY> (or its _FILE) wins over the seed's name (or its _FILE) when both are set. */
 static int apply_core_env(lp_config *c, char *errstr, size_t errstr_size) {
   char var[128];
   for (const lp__conf_section *s = lp__core_sections; s->name != NULL; s++) {
     for (const lp_conf_key *k = s->keys; k->key != NULL; k++) {
       if (lp__config_env_name(s->name, k->key, var, sizeof(var)) != LP_OK) return LP_ECONFIG;
       const char *seed = lp__config_seed_env(s->name, k->key);
-      const char *use = getenv(var) == NULL && seed != NULL ? seed : var;
+      const char *use = !env_given(var) && seed != NULL ? seed : var;
       int rc = apply_env(use, k, lp__config_check_for(s->name, k->key), (char *)c + k->offset, errstr,
                          errstr_size);
       if (rc != LP_OK) return rc;
@@ -327,10 +338,10 @@ static int check_env_typos(char *errstr, size_t errstr_size) {
       if (strncmp(*e, prefix, strlen(prefix)) != 0) continue;
       const lp_conf_key *k = s->keys;
       for (; k->key != NULL; k++) {
-        if (lp__config_env_name(s->name, k->key, var, sizeof(var)) == LP_OK && strlen(var) == len &&
-            strncmp(*e, var, len) == 0) {
-          break;
-        }
+        if (lp__config_env_name(s->name, k->key, var, sizeof(var)) != LP_OK) continue;
+        size_t vl = strlen(var);
+        if (vl == len && strncmp(*e, var, len) == 0) break;
+        if (vl + 5 == len && strncmp(*e, var, vl) == 0 && strncmp(*e + vl, "_FILE", 5) == 0) break;  /* its file */
       }
       if (k->key == NULL) {
         snprintf(errstr, errstr_size, "env %.*s: [%s] has no such key (see leadpoet check-config --help)",

@@ -8,7 +8,10 @@
  * [stage.<name>]); the seed's names KAFKA_BOOTSTRAP_BROKERS, REDIS_ENDPOINT, OPENAI_API_KEY, PDL_API_KEY,
  * CLEARBIT_API_KEY and LEADPOET_LISTEN are honoured too (LEADPOET_<SECTION>_<KEY> wins when both are set).
  * A LEADPOET_<SECTION>_* name under a core section that names no key is an error (a typo would otherwise be
- * ignored); other LEADPOET_* names (LEADPOET_PEERS, scripts' own) are left alone.
+ * ignored); other LEADPOET_* names (LEADPOET_PEERS, scripts' own) are left alone. Every one of these names
+ * also has a <NAME>_FILE form (OPENAI_API_KEY_FILE, REDIS_ENDPOINT_FILE, LEADPOET_KAFKA_PROPERTIES_FILE, ...):
+ * the value is the content of that file with its trailing line ends stripped, for Kubernetes Secret mounts;
+ * a file that cannot be read fails the load, and setting both NAME and NAME_FILE is an error.
  *
  * Errors are loud: an unknown section or key, a wrong type or a value out of bounds fails the load with
  * "FILE:LINE: [section] key: why" in errstr (or "env NAME: why"). The caller exits 2.
@@ -39,6 +42,9 @@ typedef struct lp_config {
     char *state_dir;            /* "" = no snapshot files */
     char *data_dir;             /* where config/data lives; "" = next to the binary's source tree */
     int64_t max_memory;         /* bytes; 0 = no ceiling */
+    char *peers;                /* "host:port,..." of the other instances; "" = none (peers.c) */
+    int64_t peer_timeout_ms;    /* a peer's answer to a scattered query is waited for at most this long */
+    int64_t peer_refresh_ms;    /* names in peers are resolved again this often */
   } server;
   struct {
     int64_t max_header_bytes;
@@ -56,6 +62,7 @@ typedef struct lp_config {
     char *api_keys_file;        /* a file of the same entries, one a line; "" = none */
     double rate_limit;          /* requests per second per key (token bucket refill) */
     int64_t rate_burst;         /* the bucket's size */
+    double key_daily_budget_usd; /* what a key's queries may cost per UTC day unless its entry says; 0 = none */
   } http;
   struct {
     int64_t max_future_ms;      /* ts more than this ahead of now: future_ts */
@@ -118,11 +125,42 @@ typedef struct lp_config {
     int64_t recency_half_life_ms;
     int64_t churn_window_ms;    /* a removal this recent is a buying trigger */
     int64_t candidates;         /* per worker, from the index, before the model re-scores them */
+    char *model;                /* learned model file; "" = v0 */
+    char *train_log;            /* training log (JSON Lines); "" = off */
+    int64_t train_log_max_bytes;  /* rotated to <file>.1 past this */
   } scoring;
   struct {
     double default_max_cost_usd;
     double instance_usd_per_hour;  /* the price of this machine, for the cost of a query */
+    int64_t max_in_flight;      /* queries scattered and not answered; one more answers 503; 0 = no bound */
+    int64_t queue_target_ms;    /* CoDel target of a query's wait in a worker ring; 0 = rule off */
+    int64_t queue_interval_ms;  /* CoDel interval: the wait stays over the target this long before shedding */
   } query;
+  struct {                      /* firmographic enrichment (core/server/enrich.c) */
+    char *provider;             /* auto|pdl|clearbit */
+    char *base_url;             /* http:// of the vendor or its egress proxy; "" = unset */
+    double price_usd_per_call;
+    double daily_budget_usd;    /* per UTC day */
+    int64_t max_per_query;      /* calls one query may start */
+    int64_t wait_ms;            /* a query's wait for the vendor */
+    int64_t timeout_ms;         /* one call's deadline */
+    int64_t retries;
+    int64_t backoff_ms;
+    int64_t cache_ttl_ms, negative_ttl_ms;
+    int64_t cache_entries;
+    int64_t max_response;       /* bytes */
+    int64_t breaker_window, breaker_min_calls;
+    double breaker_threshold;
+    int64_t breaker_cooldown_ms;
+  } enrich;
+  struct {                      /* standing queries and webhooks (core/server/watch*.c) */
+    int64_t max_watches;        /* 0 = off */
+    int64_t timeout_ms;         /* one delivery's deadline */
+    int64_t max_attempts;       /* before the dead letter */
+    int64_t backoff_ms;         /* doubled per attempt, jittered */
+    int64_t coalesce_ms;        /* touched leads are re-scored this often */
+    int64_t dlq_size;           /* dead letters kept per watch */
+  } watch;
 
   /* private: raw [stage.*] sections, the file name, allocations */
   void *priv;
@@ -163,8 +201,9 @@ void lp_config_print_keys(FILE *out, const char *section, const lp_conf_key *key
 int lp_config_parse_value(const lp_conf_key *k, const char *value, void *dst, char *why, size_t why_size);
 
 /* Appends the effective configuration to out as INI text that lp_config_load reads back: every core key
- * with its value (secrets as "***" when set, "" when not), then the [stage.*] sections as written in the
- * file (values of keys named like *key*, *secret*, *password*, *token* masked). For `leadpoet
+ * with its value (secrets as "***" when set, "" when not; the password of a redis:// endpoint and the
+ * values of kafka.properties entries named like the below as "***"), then the [stage.*] sections as written
+ * in the file (values of keys named like *key*, *secret*, *password*, *token* masked). For `leadpoet
  * check-config` and /v1/status. Returns 0 or LP_ENOMEM. Any thread, while c is not being loaded or freed. */
 int lp_config_dump(const lp_config *c, lp_buf *out);
 
@@ -173,10 +212,12 @@ int lp_config_dump(const lp_config *c, lp_buf *out);
 int lp_config_split_listen(const char *listen, char *host, size_t host_size, int *port, char *why,
                            size_t why_size);
 
-/* API keys (core/server/auth.c): entries "name:HEX" where HEX is the SHA-256 of the key as 64 hex digits
- * and name is 1..64 of [A-Za-z0-9._-]; separated by ',' or new lines, blanks around them ignored, and in a
- * file a '#' starts a comment to the end of the line. */
-typedef int (*lp_config_api_key_fn)(const char *name, size_t name_len, const uint8_t hash[32], void *ud);
+/* API keys (core/server/auth.c): entries "name:HEX" or "name:HEX:USD" where HEX is the SHA-256 of the key as
+ * 64 hex digits, name is 1..64 of [A-Za-z0-9._-] and USD (0..1000000) the key's own daily budget (else
+ * http.key_daily_budget_usd); separated by ',' or new lines, blanks around them ignored, and in a file a '#'
+ * starts a comment to the end of the line. fn gets budget_usd -1 when the entry has none. */
+typedef int (*lp_config_api_key_fn)(const char *name, size_t name_len, const uint8_t hash[32], double budget_usd,
+                                    void *ud);
 /* Calls fn for every entry of text (origin names it in messages). Returns 0, LP_EINVAL with why for a bad
  * entry, or what fn returned when not 0. Any thread. */
 int lp_config_api_keys_parse(const char *text, const char *origin, lp_config_api_key_fn fn, void *ud, char *why,

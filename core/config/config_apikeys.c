@@ -1,10 +1,12 @@
 /*
  * config_apikeys.c: the entries of http.api_keys and http.api_keys_file ("name:SHA256HEX"), parsed once
- * here for the config checks and for the server's key table (core/server/auth.c), and the start-up rule
+ * here for the config checks and for the server's key table (core/server/auth.c), with an optional third
+ * field, the key's own daily budget in USD ("name:SHA256HEX:USD"), and the start-up rule
  * that ties the keys together (http.api_keys_required).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -35,6 +37,24 @@ static int parse_entry(const char *e, size_t n, const char *origin, lp_config_ap
     return LP_EINVAL;
   }
   size_t name_len = (size_t)(colon - e), hex_len = n - name_len - 1;
+  /* An optional third field: the key's own daily budget in USD (http.key_daily_budget_usd otherwise). */
+  double budget = -1;
+  const char *colon2 = memchr(colon + 1, ':', hex_len);
+  if (colon2 != NULL) {
+    size_t blen = (size_t)(e + n - colon2 - 1);
+    char num[32], *end = NULL;
+    hex_len = (size_t)(colon2 - colon - 1);
+    if (blen > 0 && blen < sizeof(num)) {
+      memcpy(num, colon2 + 1, blen);
+      num[blen] = '\0';
+      budget = strtod(num, &end);
+    }
+    if (blen == 0 || blen >= sizeof(num) || end == NULL || *end != '\0' || !(budget >= 0 && budget <= 1e6)) {
+      snprintf(why, why_size, "%s: key \"%.*s\": the daily budget after the hash must be a number of USD in 0..1000000",
+               origin, (int)(name_len <= 64 ? name_len : 64), e);
+      return LP_EINVAL;
+    }
+  }
   if (name_len == 0 || name_len > 64) {
     snprintf(why, why_size, "%s: an entry's name must be 1..64 bytes", origin);
     return LP_EINVAL;
@@ -59,7 +79,7 @@ static int parse_entry(const char *e, size_t n, const char *origin, lp_config_ap
              origin, (int)name_len, e);
     return LP_EINVAL;
   }
-  return fn != NULL ? fn(e, name_len, hash, ud) : LP_OK;
+  return fn != NULL ? fn(e, name_len, hash, budget, ud) : LP_OK;
 }
 
 int lp_config_api_keys_parse(const char *text, const char *origin, lp_config_api_key_fn fn, void *ud, char *why,
@@ -87,10 +107,10 @@ typedef struct counter {
   size_t n;
 } counter;
 
-static int count_one(const char *name, size_t name_len, const uint8_t hash[32], void *ud) {
+static int count_one(const char *name, size_t name_len, const uint8_t hash[32], double budget_usd, void *ud) {
   counter *k = ud;
   k->n++;
-  return k->fn != NULL ? k->fn(name, name_len, hash, k->ud) : LP_OK;
+  return k->fn != NULL ? k->fn(name, name_len, hash, budget_usd, k->ud) : LP_OK;
 }
 
 int lp_config_api_keys_each(const lp_config *c, lp_config_api_key_fn fn, void *ud, size_t *n, char *why,

@@ -37,6 +37,16 @@ int lp__config_is_secret(const char *section, const char *key);
 /* LEADPOET_<SECTION>_<KEY>: upper-case, '.' and '-' as '_'. Returns 0, or LP_ERANGE if n is too small. */
 int lp__config_env_name(const char *section, const char *key, char *out, size_t n);
 
+/* The value of environment variable var (config_envfile.c), or with with_file, the content of the file that
+ * var_FILE names (trailing \r and \n stripped). *value is NULL when neither is set, else lp_malloc'd and the
+ * caller's; used gets the name the value came from (for messages). Both set, an empty var_FILE, a file that
+ * cannot be read, holds a NUL byte or is over 1 MiB: LP_ECONFIG with "env NAME: why". Main thread. */
+int lp__config_env_lookup(const char *var, int with_file, char **value, char *used, size_t used_size, char *errstr,
+                          size_t errstr_size);
+/* 1 when var_FILE is the environment name of a core key itself (LEADPOET_HTTP_API_KEYS_FILE is
+ * http.api_keys_file's): then var has no _FILE form. */
+int lp__config_env_file_is_key(const char *var);
+
 /* The rules across keys, run once the file and the environment are in: the API key entries (the file read
  * now) and http.api_keys_required. Returns 0 or LP_ECONFIG with errstr. */
 int lp__config_check_api_keys(const lp_config *c, char *errstr, size_t errstr_size);

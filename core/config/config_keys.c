@@ -10,6 +10,8 @@
 
 #include "base/log.h"
 #include "config/config_internal.h"
+#include "http/client.h"
+#include "server/peers.h"
 
 #define KEY(sec, name, type, def, lo, hi, desc) \
   { #name, (type), (def), (lo), (hi), offsetof(lp_config, sec.name), (desc) }
@@ -47,6 +49,15 @@ static const lp_conf_key server_keys[] = {
       "folder of the shipped data files (domain lists); empty = config/data of the source tree"),
   KEY(server, max_memory, LP_CONF_SIZE, "0", 0, 4096 * GiB,
       "memory ceiling (resident set); near it, Kafka partitions pause and HTTP ingest answers 429 until memory is freed; 0 = no ceiling"),
+  STR(server, peers, "",
+      "HTTP addresses (host:port,...) of the other instances of the cluster, asked for their local top-k by "
+      "POST /v1/leads (scatter-gather); a name stands for every address it resolves to (a Kubernetes headless "
+      "service); this instance's own address may be listed (it is recognised and skipped); empty = no peers"),
+  KEY_MS(server, peer_timeout, "250ms", 1, 60 * SECS,
+         "the longest a query waits for one peer's answer; a peer down or later than this makes the answer "
+         "\"partial\": true"),
+  KEY_MS(server, peer_refresh, "10s", 100, 1 * HOURS,
+         "how often the names in server.peers are resolved again (pods come and go)"),
   END
 };
 
@@ -80,6 +91,9 @@ static const lp_conf_key http_keys[] = {
       "requests per second each API key may make on average (its token bucket's refill rate)"),
   KEY(http, rate_burst, LP_CONF_INT, "20", 1, 1000000,
       "requests an API key may make at once (its token bucket's size); one more answers 429 with Retry-After"),
+  KEY(http, key_daily_budget_usd, LP_CONF_DOUBLE, "0", 0, 1000000,
+      "what the queries of one API key may cost per UTC day (the cost.usd_total of its answers), unless its "
+      "entry sets its own (name:SHA256HEX:USD); past it POST /v1/leads answers 429 cost_limit_exceeded; 0 = no budget"),
   END
 };
 
@@ -208,6 +222,12 @@ static const lp_conf_key scoring_keys[] = {
   KEY_MS(scoring, churn_window, "90d", 1 * DAYS, 3650 * DAYS, "a tool removed this recently is a buying trigger"),
   KEY(scoring, candidates, LP_CONF_INT, "200", 1, 100000,
       "leads per worker taken from the index by text match before the model re-scores them"),
+  STR(scoring, model, "",
+      "learned model file (XGBoost JSON, sidecar <file>.features); empty = model v0; reloaded on SIGHUP and POST /v1/admin/reload"),
+  STR(scoring, train_log, "",
+      "JSON Lines file where answered queries (feature rows of the leads shown) and outcomes are appended for leadpoet train; empty = off"),
+  KEY(scoring, train_log_max_bytes, LP_CONF_SIZE, "256m", 64 * KiB, 64 * GiB,
+      "the training log is rotated to <file>.1 when it grows past this size"),
   END
 };
 
@@ -216,6 +236,65 @@ static const lp_conf_key query_keys[] = {
       "what a query may spend on paid stages when its request does not say"),
   KEY(query, instance_usd_per_hour, LP_CONF_DOUBLE, "0.0832", 0, 1000,
       "price of this machine per hour: a query costs its CPU time at this price, plus paid calls"),
+  KEY(query, max_in_flight, LP_CONF_INT, "256", 0, 1000000,
+      "queries scattered to the workers and not yet answered, at most (each holds a message in every worker's "
+      "ring); one more answers 503 overloaded with Retry-After; 0 = no bound"),
+  KEY_MS(query, queue_target, "50ms", 0, 1 * MINS,
+         "admission control (CoDel): when the time queries wait in a worker's ring stays above this for a whole "
+         "queue_interval, new queries answer 503 overloaded with Retry-After until it falls under; 0 = off"),
+  KEY_MS(query, queue_interval, "500ms", 1, 1 * MINS,
+         "how long the queue delay must stay above queue_target before queries are shed (a burst shorter than "
+         "this is absorbed); also the Retry-After of a shed query, rounded up to seconds"),
+  END
+};
+
+static const lp_conf_key enrich_keys[] = {
+  STR(enrich, provider, "auto",
+      "company-enrichment vendor: pdl (People Data Labs, secrets.pdl_api_key), clearbit (secrets.clearbit_api_key) "
+      "or auto (pdl when its key is set, else clearbit); enrichment is off while the chosen vendor has no key"),
+  STR(enrich, base_url, "",
+      "the http:// base URL of the vendor's API, e.g. an egress TLS proxy to https://api.peopledatalabs.com; "
+      "required when a key is set"),
+  KEY(enrich, price_usd_per_call, LP_CONF_DOUBLE, "0.01", 0, 100,
+      "what one vendor call costs; charged to the query that made it and to the day's budget"),
+  KEY(enrich, daily_budget_usd, LP_CONF_DOUBLE, "5", 0, 1000000,
+      "the most enrichment may spend per UTC day, across every query; past it no call is made until midnight UTC"),
+  KEY(enrich, max_per_query, LP_CONF_INT, "10", 0, 1000,
+      "vendor calls one query may start at most (its top leads with missing firmographics first)"),
+  KEY_MS(enrich, wait, "500ms", 0, 60 * SECS,
+         "how long a query waits for the vendor; later results are kept for the next query"),
+  KEY_MS(enrich, timeout, "2s", 10, 5 * MINS, "deadline of one vendor call (connect, send, receive)"),
+  KEY(enrich, retries, LP_CONF_INT, "1", 0, 10,
+      "further attempts after a time-out, a 429 or a 5xx, while the query waits and its budget allows"),
+  KEY_MS(enrich, backoff, "100ms", 1, 1 * MINS,
+         "delay before a retry, doubled per attempt, times a jitter in [0.5, 1.5); a longer Retry-After wins"),
+  KEY_MS(enrich, cache_ttl, "30d", 1 * SECS, 3650 * DAYS,
+         "how long a vendor's answer for a domain is reused before the vendor is asked again"),
+  KEY_MS(enrich, negative_ttl, "7d", 1 * SECS, 3650 * DAYS,
+         "how long a vendor's 404 (company unknown) for a domain is reused before asking again"),
+  KEY(enrich, cache_entries, LP_CONF_INT, "100000", 16, 100000000,
+      "domains whose vendor answer is kept on the reactor; the oldest are forgotten first"),
+  KEY(enrich, max_response, LP_CONF_SIZE, "256k", 1 * KiB, 64 * MiB, "largest vendor response accepted"),
+  KEY(enrich, breaker_window, LP_CONF_INT, "20", 1, 1024, "vendor calls in the circuit breaker's sliding window"),
+  KEY(enrich, breaker_min_calls, LP_CONF_INT, "10", 1, 1024, "calls in the window before the breaker may open"),
+  KEY(enrich, breaker_threshold, LP_CONF_DOUBLE, "0.5", 0.01, 1, "share of failed calls in the window that opens the breaker"),
+  KEY_MS(enrich, breaker_cooldown, "30s", 1, 1 * DAYS, "time the breaker stays open before one probe call"),
+  END
+};
+
+static const lp_conf_key watch_keys[] = {
+  KEY(watch, max_watches, LP_CONF_INT, "100", 0, 100000,
+      "standing queries (POST /v1/watches) this instance keeps; one more answers 409; 0 = watches off"),
+  KEY_MS(watch, timeout, "2s", 10, 5 * MINS, "deadline of one webhook delivery (connect, send, receive)"),
+  KEY(watch, max_attempts, LP_CONF_INT, "5", 1, 20,
+      "attempts of one webhook delivery (the first and its retries) before it is dead-lettered"),
+  KEY_MS(watch, backoff, "500ms", 1, 10 * MINS,
+         "delay before a webhook retry, doubled per attempt, times a jitter in [0.5, 1.5)"),
+  KEY_MS(watch, coalesce, "100ms", 1, 1 * SECS,
+         "how long touched leads are collected before they are re-scored against the watches (one evaluation per "
+         "worker per period, whatever the ingest rate)"),
+  KEY(watch, dlq_size, LP_CONF_INT, "32", 1, 10000,
+      "dead-lettered deliveries kept per watch (shown by GET /v1/watches/{id}); the oldest are forgotten first"),
   END
 };
 
@@ -225,10 +304,18 @@ const lp__conf_section lp__core_sections[] = {
   { "secrets", secrets_keys },
   { "log", log_keys },       { "metrics", metrics_keys }, { "stages", stages_keys },
   { "index", index_keys },   { "scoring", scoring_keys }, { "query", query_keys },
+  { "enrich", enrich_keys },
+  { "watch", watch_keys },
   { NULL, NULL },
 };
 
 /* ---- Rules beyond type and bounds ----------------------------------------------------------------- */
+
+static int check_peers(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  return lp_peers_check(s, why, why_size);
+}
 
 static int check_pow2(const void *dst, char *why, size_t why_size) {
   int64_t v;
@@ -289,6 +376,22 @@ static int check_level(const void *dst, char *why, size_t why_size) {
   return LP_EINVAL;
 }
 
+static int check_enrich_provider(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  if (strcmp(s, "auto") == 0 || strcmp(s, "pdl") == 0 || strcmp(s, "clearbit") == 0) return LP_OK;
+  snprintf(why, why_size, "\"%.40s\" must be one of auto, pdl, clearbit", s);
+  return LP_EINVAL;
+}
+
+static int check_enrich_url(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  if (s[0] == '\0') return LP_OK;
+  lp_httpc_url u;
+  return lp_httpc_url_parse(s, &u, why, why_size);
+}
+
 static int check_api_keys(const void *dst, char *why, size_t why_size) {
   const char *s;
   memcpy(&s, dst, sizeof(s));
@@ -305,6 +408,7 @@ static const key_rule rules[] = {
   { "server", "listen", check_listen, "LEADPOET_LISTEN" },
   { "server", "shards", check_pow2, NULL },
   { "server", "ring_capacity", check_pow2, NULL },
+  { "server", "peers", check_peers, "LEADPOET_PEERS" },
   { "log", "level", check_level, NULL },
   { "kafka", "bootstrap_brokers", NULL, "KAFKA_BOOTSTRAP_BROKERS" },
   { "kafka", "mode", check_kafka_mode, NULL },
@@ -315,6 +419,8 @@ static const key_rule rules[] = {
   { "secrets", "openai_api_key", NULL, "OPENAI_API_KEY" },
   { "secrets", "pdl_api_key", NULL, "PDL_API_KEY" },
   { "secrets", "clearbit_api_key", NULL, "CLEARBIT_API_KEY" },
+  { "enrich", "provider", check_enrich_provider, NULL },
+  { "enrich", "base_url", check_enrich_url, NULL },
   { NULL, NULL, NULL, NULL },
 };
 

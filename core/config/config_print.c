@@ -119,7 +119,9 @@ void lp_config_print_reference(FILE *out) {
   if (rc == LP_OK) {
     fprintf(out, "Configuration keys. Precedence: default < file < environment. Sizes take k, m, g (KiB\n"
                  "powers); durations take ms, s, m, h, d (a bare number is ms); booleans are\n"
-                 "true/false, yes/no, on/off, 1/0. Stage sections [stage.<name>] are listed by each stage.\n\n");
+                 "true/false, yes/no, on/off, 1/0. Stage sections [stage.<name>] are listed by each stage.\n"
+                 "Every environment name also has a NAME_FILE form: the value is that file's content\n"
+                 "without its trailing newlines (Kubernetes Secret mounts); setting both is an error.\n\n");
     print_table(out, &t);
   } else {
     fprintf(out, "(out of memory)\n");
@@ -140,6 +142,35 @@ static int looks_secret(const char *key) {
          strstr(key, "token") != NULL;
 }
 
+/* A string value with the secrets inside it masked: the password of a redis://user:password@host endpoint,
+ * and the values of kafka.properties entries whose key names a secret (sasl.password, ssl.key.password). */
+static int dump_string(lp_buf *out, const char *section, const char *key, const char *str) {
+  int rc = lp_buf_printf(out, "%s = \"", key);
+  if (strcmp(section, "redis") == 0 && strcmp(key, "endpoint") == 0) {
+    const char *scheme = strstr(str, "://"), *at = strrchr(str, '@');
+    const char *colon = scheme != NULL && at != NULL ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *pw = colon != NULL ? colon + 1 : scheme != NULL && at != NULL ? scheme + 3 : NULL;
+    if (pw != NULL && at > scheme) {
+      rc = rc == LP_OK ? lp_buf_append(out, str, (size_t)(pw - str)) : rc;
+      rc = rc == LP_OK ? lp_buf_printf(out, "***%s\"\n", at) : rc;
+      return rc;
+    }
+  } else if (strcmp(section, "kafka") == 0 && strcmp(key, "properties") == 0) {
+    for (const char *p = str; rc == LP_OK && *p != '\0';) {
+      size_t n = strcspn(p, ";");
+      const char *eq = memchr(p, '=', n);
+      char name[128] = "";
+      if (eq != NULL && (size_t)(eq - p) < sizeof(name)) memcpy(name, p, (size_t)(eq - p));
+      if (eq != NULL && looks_secret(name)) rc = lp_buf_printf(out, "%.*s=***", (int)(eq - p), p);
+      else rc = lp_buf_append(out, p, n);
+      p += n;
+      if (*p == ';') rc = rc == LP_OK ? lp_buf_append(out, ";", 1) : rc, p++;
+    }
+    return rc == LP_OK ? lp_buf_puts(out, "\"\n") : rc;
+  }
+  return rc == LP_OK ? lp_buf_printf(out, "%s\"\n", str) : rc;
+}
+
 int lp_config_dump(const lp_config *c, lp_buf *out) {
   char val[128];
   int rc = lp_buf_puts(out, "; effective configuration: defaults < file < environment; secrets masked\n");
@@ -152,7 +183,7 @@ int lp_config_dump(const lp_config *c, lp_buf *out) {
       if (lp__config_is_secret(s->name, k->key)) {
         snprintf(val, sizeof(val), "\"%s\"", str != NULL && str[0] != '\0' ? "***" : "");
       } else if (k->type == LP_CONF_STRING) {
-        rc = lp_buf_printf(out, "%s = \"%s\"\n", k->key, str != NULL ? str : "");
+        rc = dump_string(out, s->name, k->key, str != NULL ? str : "");
         continue;
       } else {
         lp__config_format_value(k, src, val, sizeof(val));

@@ -162,6 +162,7 @@ static void doc_unlink(lp_index *ix, uint32_t doc, uint32_t *tids) {
     memset(ix->fbuf + d->fwd_bytes, 0, 8);
     lp__ix_ids_decode(ix->fbuf, tids, d->nterms);
   }
+  for (uint32_t i = 0; i < d->nterms; i++) __builtin_prefetch(&ix->terms[tids[i]], 1);
   for (uint32_t i = 0; i < d->nterms; i++) {
     if (--ix->terms[tids[i]].df == 0) ix->live_terms--;
     lp__ix_term_release(ix, tids[i]);
@@ -216,30 +217,69 @@ static put_ent *sort_ents(put_ent *a, put_ent *tmp, uint32_t n) {
   return a;
 }
 
+static int check_weight(lp_index *ix, size_t i, double w) {
+  if (w >= LP_INDEX_MIN_WEIGHT && w <= LP_INDEX_MAX_WEIGHT) return LP_OK;
+  return lp__ix_fail(ix, LP_EINVAL, "term %zu: weight %g not in [1e-30, 1e30]", i, w);
+}
+
 static int check_terms(lp_index *ix, const lp_index_term *t, size_t n) {
   if (n > LP_INDEX_MAX_DOC_TERMS) return lp__ix_fail(ix, LP_EINVAL, "%zu terms: at most %u per document", n, LP_INDEX_MAX_DOC_TERMS);
   if (n && !t) return lp__ix_fail(ix, LP_EINVAL, "terms is NULL");
   for (size_t i = 0; i < n; i++) {
     if (t[i].len < 1 || t[i].len > LP_INDEX_MAX_TERM_LEN || !t[i].ptr)
       return lp__ix_fail(ix, LP_EINVAL, "term %zu: length %zu not in 1..%d", i, t[i].len, LP_INDEX_MAX_TERM_LEN);
-    if (!(t[i].weight >= LP_INDEX_MIN_WEIGHT && t[i].weight <= LP_INDEX_MAX_WEIGHT))
-      return lp__ix_fail(ix, LP_EINVAL, "term %zu: weight %g not in [1e-30, 1e30]", i, t[i].weight);
+    if (check_weight(ix, i, t[i].weight) != LP_OK) return LP_EINVAL;
   }
   return LP_OK;
 }
 
-/* Slots of collect()'s dedupe table for n terms: a power of two >= 2n. */
+/* A pinned id is a live one with a reference (a pin or a segment's list: both keep the id this term's). */
+static int check_tterms(lp_index *ix, const lp_index_tterm *t, size_t n) {
+  if (n > LP_INDEX_MAX_DOC_TERMS) return lp__ix_fail(ix, LP_EINVAL, "%zu terms: at most %u per document", n, LP_INDEX_MAX_DOC_TERMS);
+  if (n && !t) return lp__ix_fail(ix, LP_EINVAL, "terms is NULL");
+  for (size_t i = 0; i < n; i++) {
+    uint32_t tid = t[i].tid;
+    if (tid >= ix->nterms || ix->terms[tid].off == LP_IX_NONE || ix->terms[tid].refs == 0)
+      return lp__ix_fail(ix, LP_EINVAL, "term %zu: id %u is not a pinned term", i, tid);
+    if (check_weight(ix, i, t[i].weight) != LP_OK) return LP_EINVAL;
+  }
+  return LP_OK;
+}
+
+/* Slots of the dedupe table for n terms: a power of two >= 2n. */
 static uint32_t dedupe_bits(size_t n) {
   uint32_t bits = 4;
   while (((size_t)1 << bits) < 2 * n) bits++;
   return bits;
 }
 
-/* Interns the terms and merges duplicates (weights summed in input order) through a small hash table tab
- * of 2^bits slots; on return ents[0..*m) are sorted by tid. On error the terms it created are released. */
+/* Adds (tid, w) to ents[0..*k) through the dedupe table tab of 2^bits slots: a tid met before has its
+ * weight summed (in input order). */
+static void ent_add(put_ent *ents, uint32_t *k, uint32_t *tab, uint32_t bits, uint32_t tid, double w) {
+  uint32_t mask = (1u << bits) - 1;
+  uint32_t h = (uint32_t)(((uint64_t)tid * 0x9e3779b97f4a7c15ull) >> (64 - bits)) & mask;
+  while (tab[h] != LP_IX_NONE && ents[tab[h]].tid != tid) h = (h + 1) & mask;
+  if (tab[h] == LP_IX_NONE) {
+    tab[h] = *k;
+    ents[(*k)++] = (put_ent){ .tid = tid, .w = w };
+  } else {
+    ents[tab[h]].w += w;
+  }
+}
+
+/* Sorts ents[0..k) by tid (through tmp) and clamps the sums of valid weights into range. */
+static void ents_finish(put_ent *ents, put_ent *tmp, uint32_t k) {
+  put_ent *sorted = sort_ents(ents, tmp, k);
+  if (sorted != ents) memcpy(ents, sorted, k * sizeof *ents);
+  for (uint32_t i = 0; i < k; i++)
+    if (ents[i].w > LP_INDEX_MAX_WEIGHT) ents[i].w = LP_INDEX_MAX_WEIGHT;
+}
+
+/* Interns the terms and merges duplicates; on return ents[0..*m) are sorted by tid. On error the terms it
+ * created are released. */
 static int collect(lp_index *ix, const lp_index_term *t, size_t n, put_ent *ents, put_ent *tmp, uint32_t *tab,
                    uint32_t bits, uint32_t *m) {
-  uint32_t k = 0, mask = (1u << bits) - 1;
+  uint32_t k = 0;
   memset(tab, 0xff, ((size_t)1 << bits) * sizeof *tab);
   for (size_t i = 0; i < n; i++) {
     uint32_t tid;
@@ -247,27 +287,23 @@ static int collect(lp_index *ix, const lp_index_term *t, size_t n, put_ent *ents
       for (uint32_t j = 0; j < k; j++) lp__ix_term_release(ix, ents[j].tid);
       return lp__ix_fail(ix, LP_ENOMEM, "out of memory in the term dictionary");
     }
-    uint32_t h = (uint32_t)(((uint64_t)tid * 0x9e3779b97f4a7c15ull) >> (64 - bits)) & mask;
-    while (tab[h] != LP_IX_NONE && ents[tab[h]].tid != tid) h = (h + 1) & mask;
-    if (tab[h] == LP_IX_NONE) {
-      tab[h] = k;
-      ents[k++] = (put_ent){ .tid = tid, .w = t[i].weight };
-    } else {
-      ents[tab[h]].w += t[i].weight;
-    }
+    ent_add(ents, &k, tab, bits, tid, t[i].weight);
   }
-  put_ent *sorted = sort_ents(ents, tmp, k);
-  if (sorted != ents) memcpy(ents, sorted, k * sizeof *ents);
-  for (uint32_t i = 0; i < k; i++)
-    if (ents[i].w > LP_INDEX_MAX_WEIGHT) ents[i].w = LP_INDEX_MAX_WEIGHT;  /* a sum of valid weights */
+  ents_finish(ents, tmp, k);
   *m = k;
   return LP_OK;
 }
 
-int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t n) {
-  if (doc >= ix->p.max_docs) return lp__ix_fail(ix, LP_EINVAL, "doc %u >= max_docs %u", doc, ix->p.max_docs);
-  int rc = check_terms(ix, terms, n);
-  if (rc != LP_OK) return rc;
+/* The room put() works in, for n terms (dedupe table of 2^bits slots) replacing a doc of `old` terms. */
+typedef struct put_room {
+  put_ent *ents, *tmp;
+  uint32_t *tids;   /* 2n + old */
+  uint32_t *tab;    /* 2^bits */
+  uint32_t *li;     /* n */
+  uint32_t *oli;    /* old */
+} put_room;
+
+static int put_prepare(lp_index *ix, uint32_t doc, size_t n, uint32_t bits, put_room *r) {
   if (docs_reserve(ix, doc) != LP_OK) return lp__ix_fail(ix, LP_ENOMEM, "out of memory for the doc table");
   if (!ix->mem) {
     ix_seg *s = lp__ix_seg_new(ix, IX_MEM);
@@ -277,52 +313,216 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
     }
     ix->mem = s;
   }
-  /* Scratch: ents[n], the sort's ents[n], tids[max(n, old)], the dedupe table, each term's list index. */
-  uint32_t old = ix->docs[doc].nterms, bits = dedupe_bits(n);
-  size_t ntids = n > old ? n : old;
-  size_t need = 2 * n * sizeof(put_ent) + (ntids + ((size_t)1 << bits) + n) * sizeof(uint32_t);
+  size_t old = ix->docs[doc].nterms;
+  size_t need = 2 * n * sizeof(put_ent) + (3 * n + 2 * old + ((size_t)1 << bits)) * sizeof(uint32_t);
   put_ent *ents = scratch(ix, need);
   if (!ents) return lp__ix_fail(ix, LP_ENOMEM, "out of memory for put scratch");
-  uint32_t *tids = (uint32_t *)(ents + 2 * n), *tab = tids + ntids, *li = tab + ((size_t)1 << bits), m = 0;
-  if ((rc = collect(ix, terms, n, ents, ents + n, tab, bits, &m)) != LP_OK) return rc;
-  for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;
+  r->ents = ents;
+  r->tmp = ents + n;
+  r->tids = (uint32_t *)(ents + 2 * n);
+  r->tab = r->tids + 2 * n + old;
+  r->li = r->tab + ((size_t)1 << bits);
+  r->oli = r->li + n;
+  return LP_OK;
+}
 
+/* Releases the ids a failed put created (ids still in use are kept by lp__ix_term_release). */
+static int put_undo(lp_index *ix, const put_ent *ents, uint32_t m) {
+  for (uint32_t i = 0; i < m; i++) lp__ix_term_release(ix, ents[i].tid);
+  return lp__ix_fail(ix, LP_ENOMEM, "out of memory for postings");
+}
+
+/* The first position of l whose slot is >= slot (postings are in slot order). A list of a mutable segment
+ * can hold thousands of postings, and a plain binary search there was most of an in-place put (a cache
+ * miss per probe): the slots of a list spread about evenly over the segment's `nslots`, so the search starts
+ * where that puts the slot and gallops from there, a probe or two in the usual case. */
+static uint32_t slot_lb(const ix_mlist *l, uint32_t slot, uint32_t nslots) {
+  uint32_t n = l->n, g = nslots ? (uint32_t)((uint64_t)slot * n / nslots) : 0, lo, hi, step = 1;
+  if (g >= n) g = n ? n - 1 : 0;
+  if (n == 0) return 0;
+  if (l->slots[g] < slot) {  /* the answer is past g: gallop up */
+    lo = g + 1;
+    hi = lo;
+    while (hi < n && l->slots[hi] < slot) lo = hi + 1, hi += step, step *= 2;
+    if (hi > n) hi = n;
+  } else {  /* at g or before: gallop down */
+    hi = g;
+    lo = g;
+    while (lo > 0 && l->slots[lo - 1] >= slot) {
+      hi = lo - 1;
+      lo = hi >= step ? hi - step : 0;
+      step *= 2;
+    }
+  }
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (l->slots[mid] < slot) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Keeps l's bounds true bounds for a posting (code, dl) of the segment: they only ever widen. */
+static void list_bound(const lp_index *ix, const ix_seg *s, ix_mlist *l, uint16_t code, double dl) {
+  float sat = lp__ix_sat(&ix->p, lp__ix_tf(code), dl, s->ref_avgdl);
+  if (code > l->max_tf) l->max_tf = code;
+  if (dl < l->min_dl) l->min_dl = (float)dl;  /* exact: dl is a float (doc_length) */
+  if (sat > l->sat) l->sat = sat;
+}
+
+/* Sum of the stored frequencies, as hot[] holds it (index.h: Stored frequency). */
+static double doc_length(const put_ent *ents, uint32_t m) {
+  double dl = 0;
+  for (uint32_t i = 0; i < m; i++) dl += lp__ix_tf(tf_code(ents[i].w));
+  return (double)(float)dl;
+}
+
+/* The mutable segment's A0 is the avgdl at its first posting (only bounds depend on it). */
+static void set_ref_avgdl(lp_index *ix, ix_seg *s, double sum_dl, uint64_t docs, double dl) {
+  if (s->ref_avgdl == 0) s->ref_avgdl = docs && sum_dl > 0 ? sum_dl / (double)docs : dl;
+}
+
+/* Encodes tids[0..m) as a doc's fwd list into a new block (*fwd NULL when m = 0). */
+static int fwd_make(lp_index *ix, const uint32_t *tids, uint32_t m, uint8_t **fwd, size_t *bytes) {
+  uint32_t k = 0;
+  *fwd = NULL;
+  *bytes = m ? lp__ix_ids_size(tids, m, &k) : 0;
+  if (!m) return LP_OK;
+  if (fbuf_reserve(ix, *bytes) != LP_OK || !(*fwd = lp_malloc(*bytes))) return LP_ENOMEM;
+  memset(ix->fbuf, 0, *bytes + 8);
+  lp__ix_ids_encode(ix->fbuf, tids, m, k);
+  memcpy(*fwd, ix->fbuf, *bytes);
+  return LP_OK;
+}
+
+/* Sets oli[j] to the index in s->lists of the list of tids[j], a term of the doc at `slot` of the mutable
+ * segment s (so the list exists), for j < n. In passes, each starting the loads the next one needs for every
+ * term (lp__ix_map_prefetch): the map slots, the list headers, then where slot_lb() will look first and the
+ * term's entry (df). */
+static void lists_of_old(const lp_index *ix, const ix_seg *s, const uint32_t *tids, uint32_t n, uint32_t slot,
+                         uint32_t *oli) {
+  for (uint32_t j = 0; j < n; j++) lp__ix_map_prefetch(s, tids[j]);
+  for (uint32_t j = 0; j < n; j++) {
+    oli[j] = (uint32_t)(lp__ix_mem_list(s, tids[j]) - s->lists);
+    __builtin_prefetch(&s->lists[oli[j]]);
+  }
+  for (uint32_t j = 0; j < n; j++) {
+    const ix_mlist *l = &s->lists[oli[j]];
+    uint32_t g = s->ndocs && l->n ? (uint32_t)((uint64_t)slot * l->n / s->ndocs) : 0;
+    if (g < l->n) {
+      __builtin_prefetch(&l->slots[g]);
+      __builtin_prefetch(&l->tfs[g], 1);
+    }
+    __builtin_prefetch(&ix->terms[tids[j]], 1);
+  }
+}
+
+/* The doc's current version is in the mutable segment: updates its postings there. Terms kept get their new
+ * tf code in place, new terms a posting inserted at the doc's slot, gone terms theirs removed; the doc keeps
+ * its slot, so no posting dies. Scores equal a fresh put's (same codes, dl, df, N, sum of lengths); the
+ * lists' bounds only widen, so they stay bounds. All allocation happens before the first change. */
+static int put_in_place(lp_index *ix, uint32_t doc, const put_ent *ents, uint32_t m, const put_room *r) {
+  ix_seg *s = ix->mem;
+  ix_doc *d = &ix->docs[doc];
+  uint32_t o = d->nterms, *oldt = r->tids, *addt = oldt + o, *newt = addt + m, na = 0, nr = 0;
+  for (uint32_t i = 0; i < m; i++) newt[i] = ents[i].tid;
+  if (fbuf_reserve(ix, d->fwd_bytes) != LP_OK) return put_undo(ix, ents, m);
+  if (o) {
+    memcpy(ix->fbuf, d->fwd, d->fwd_bytes);
+    memset(ix->fbuf + d->fwd_bytes, 0, 8);
+    lp__ix_ids_decode(ix->fbuf, oldt, o);
+  }
+  for (uint32_t i = 0, j = 0; i < m || j < o;) {
+    if (j == o || (i < m && newt[i] < oldt[j])) addt[na++] = newt[i++];
+    else if (i == m || oldt[j] < newt[i]) nr++, j++;
+    else i++, j++;
+  }
+  uint8_t *fwd = d->fwd;
+  size_t fwd_bytes = d->fwd_bytes;
+  if ((na || nr) && fwd_make(ix, newt, m, &fwd, &fwd_bytes) != LP_OK) return put_undo(ix, ents, m);
+  if (lp__ix_mem_reserve(ix, s, addt, na, r->li) != LP_OK) {
+    if (fwd != d->fwd) lp_free(fwd);
+    return put_undo(ix, ents, m);
+  }
+  double dl = doc_length(ents, m), old_dl = ix->hot[doc].dl;
+  uint32_t slot = d->slot;
+  lists_of_old(ix, s, oldt, o, slot, r->oli);
+  if (m) set_ref_avgdl(ix, s, ix->sum_dl - old_dl, ix->live_docs - 1, dl);
+  uint32_t a = 0;
+  for (uint32_t i = 0, j = 0; i < m || j < o;) {
+    if (j == o || (i < m && newt[i] < oldt[j])) {  /* came: a posting at the doc's slot */
+      ix_mlist *l = &s->lists[r->li[a++]];
+      uint32_t pos = slot_lb(l, slot, s->ndocs);
+      memmove(l->slots + pos + 1, l->slots + pos, (l->n - pos) * sizeof *l->slots);
+      memmove(l->tfs + pos + 1, l->tfs + pos, (l->n - pos) * sizeof *l->tfs);
+      l->slots[pos] = slot;
+      l->tfs[pos] = tf_code(ents[i].w);
+      l->n++;
+      list_bound(ix, s, l, l->tfs[pos], dl);
+      if (ix->terms[newt[i]].df++ == 0) ix->live_terms++;
+      i++;
+    } else if (i == m || oldt[j] < newt[i]) {  /* went: its posting leaves the list */
+      ix_mlist *l = &s->lists[r->oli[j]];
+      uint32_t pos = slot_lb(l, slot, s->ndocs);
+      memmove(l->slots + pos, l->slots + pos + 1, (l->n - pos - 1) * sizeof *l->slots);
+      memmove(l->tfs + pos, l->tfs + pos + 1, (l->n - pos - 1) * sizeof *l->tfs);
+      l->n--;
+      if (--ix->terms[oldt[j]].df == 0) ix->live_terms--;
+      lp__ix_term_release(ix, oldt[j]);
+      j++;
+    } else {  /* kept: its new frequency */
+      ix_mlist *l = &s->lists[r->oli[j]];
+      uint32_t pos = slot_lb(l, slot, s->ndocs);
+      l->tfs[pos] = tf_code(ents[i].w);
+      list_bound(ix, s, l, l->tfs[pos], dl);
+      i++, j++;
+    }
+  }
+  if (fwd != d->fwd) {
+    lp_free(d->fwd);
+    ix->fwd_bytes = ix->fwd_bytes - d->fwd_bytes + fwd_bytes;
+    d->fwd = fwd;
+    d->fwd_bytes = (uint32_t)fwd_bytes;
+  }
+  d->nterms = m;
+  ix->sum_dl -= old_dl;
+  if (ix->live_docs == 1) ix->sum_dl = 0;  /* as a fresh put after the doc's unlink */
+  ix->sum_dl += dl;
+  ix->hot[doc].dl = (float)dl;
+  s->stored = s->stored + na - nr;
+  s->live = s->live + na - nr;
+  ix->live_postings = ix->live_postings + na - nr;
+  if (s->stored >= ix->p.mem_postings) ix->mem = NULL;  /* sealed: step() compresses it */
+  return LP_OK;
+}
+
+/* A new version of doc in the mutable segment, the old one (if any) unlinked: its postings die in place. */
+static int put_fresh(lp_index *ix, uint32_t doc, const put_ent *ents, uint32_t m, const put_room *r) {
+  uint32_t *tids = r->tids, *li = r->li;
+  for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;
   /* Everything that can fail happens before the old version is touched. */
   uint8_t *fwd = NULL;
-  uint32_t k = 0;
-  size_t fwd_bytes = m ? lp__ix_ids_size(tids, m, &k) : 0;
-  int ok = fbuf_reserve(ix, fwd_bytes > ix->docs[doc].fwd_bytes ? fwd_bytes : ix->docs[doc].fwd_bytes) == LP_OK;
-  if (ok && m && (ok = (fwd = lp_malloc(fwd_bytes)) != NULL)) {
-    memset(ix->fbuf, 0, fwd_bytes + 8);
-    lp__ix_ids_encode(ix->fbuf, tids, m, k);
-    memcpy(fwd, ix->fbuf, fwd_bytes);
-  }
+  size_t fwd_bytes = 0;
   ix_seg *s = ix->mem;
-  if (!ok || lp__ix_mem_reserve(ix, s, tids, m, li) != LP_OK) {
+  if (fbuf_reserve(ix, ix->docs[doc].fwd_bytes) != LP_OK || fwd_make(ix, tids, m, &fwd, &fwd_bytes) != LP_OK ||
+      lp__ix_mem_reserve(ix, s, tids, m, li) != LP_OK) {
     lp_free(fwd);
-    for (uint32_t i = 0; i < m; i++) lp__ix_term_release(ix, tids[i]);
-    return lp__ix_fail(ix, LP_ENOMEM, "out of memory for postings");
+    return put_undo(ix, ents, m);
   }
   if (ix->hot[doc].seg) doc_unlink(ix, doc, tids);
-  for (uint32_t i = 0; i < m; i++) tids[i] = ents[i].tid;  /* unlink used the same room */
 
-  double dl = 0;
+  double dl = doc_length(ents, m);
   uint32_t slot = s->ndocs++;
   s->docs[slot] = doc;
   lp__ix_live_set(s, slot);  /* reserved by lp__ix_mem_reserve */
-  for (uint32_t i = 0; i < m; i++) dl += lp__ix_tf(tf_code(ents[i].w));
-  dl = (double)(float)dl;  /* what hot[] holds (index.h: Stored frequency) */
-  if (m && s->ref_avgdl == 0)
-    s->ref_avgdl = ix->live_docs && ix->sum_dl > 0 ? ix->sum_dl / (double)ix->live_docs : dl;
+  if (m) set_ref_avgdl(ix, s, ix->sum_dl, ix->live_docs, dl);
+  for (uint32_t i = 0; i < m; i++) __builtin_prefetch(&ix->terms[ents[i].tid], 1);
   for (uint32_t i = 0; i < m; i++) {
     ix_mlist *l = &s->lists[li[i]];
     uint16_t code = tf_code(ents[i].w);
-    float sat = lp__ix_sat(&ix->p, lp__ix_tf(code), dl, s->ref_avgdl);
     l->slots[l->n] = slot;
     l->tfs[l->n++] = code;
-    if (code > l->max_tf) l->max_tf = code;
-    if (dl < l->min_dl) l->min_dl = dl;
-    if (sat > l->sat) l->sat = sat;
+    list_bound(ix, s, l, code, dl);
     if (ix->terms[ents[i].tid].df++ == 0) ix->live_terms++;
   }
   ix->docs[doc] = (ix_doc){ .slot = slot, .fwd = fwd, .nterms = m, .fwd_bytes = (uint32_t)fwd_bytes };
@@ -332,10 +532,51 @@ int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t 
   s->live_docs++;
   ix->live_docs++;
   ix->live_postings += m;
-  ix->fwd_bytes += ix->docs[doc].fwd_bytes;
+  ix->fwd_bytes += fwd_bytes;
   ix->sum_dl += dl;
   if (s->stored >= ix->p.mem_postings) ix->mem = NULL;  /* sealed: step() compresses it */
   return LP_OK;
+}
+
+static int put_ents(lp_index *ix, uint32_t doc, const put_ent *ents, uint32_t m, const put_room *r) {
+  if (ix->hot[doc].seg != 0 && ix->hot[doc].seg == ix->mem->id) return put_in_place(ix, doc, ents, m, r);
+  return put_fresh(ix, doc, ents, m, r);
+}
+
+int lp_index_put(lp_index *ix, uint32_t doc, const lp_index_term *terms, size_t n) {
+  if (doc >= ix->p.max_docs) return lp__ix_fail(ix, LP_EINVAL, "doc %u >= max_docs %u", doc, ix->p.max_docs);
+  int rc = check_terms(ix, terms, n);
+  uint32_t bits = dedupe_bits(n), m = 0;
+  put_room r;
+  if (rc != LP_OK || (rc = put_prepare(ix, doc, n, bits, &r)) != LP_OK) return rc;
+  if ((rc = collect(ix, terms, n, r.ents, r.tmp, r.tab, bits, &m)) != LP_OK) return rc;
+  return put_ents(ix, doc, r.ents, m, &r);
+}
+
+int lp_index_put_ids(lp_index *ix, uint32_t doc, const lp_index_tterm *terms, size_t n) {
+  if (doc >= ix->p.max_docs) return lp__ix_fail(ix, LP_EINVAL, "doc %u >= max_docs %u", doc, ix->p.max_docs);
+  int rc = check_tterms(ix, terms, n);
+  uint32_t bits = dedupe_bits(n), m = 0;
+  put_room r;
+  if (rc != LP_OK || (rc = put_prepare(ix, doc, n, bits, &r)) != LP_OK) return rc;
+  memset(r.tab, 0xff, ((size_t)1 << bits) * sizeof *r.tab);
+  for (size_t i = 0; i < n; i++) ent_add(r.ents, &m, r.tab, bits, terms[i].tid, terms[i].weight);
+  ents_finish(r.ents, r.tmp, m);
+  return put_ents(ix, doc, r.ents, m, &r);
+}
+
+int lp_index_term_pin(lp_index *ix, const char *term, size_t len, uint32_t *tid) {
+  if (!term || len < 1 || len > LP_INDEX_MAX_TERM_LEN)
+    return lp__ix_fail(ix, LP_EINVAL, "term length %zu not in 1..%d", len, LP_INDEX_MAX_TERM_LEN);
+  if (lp__ix_dict_intern(ix, term, len, tid) != LP_OK) return lp__ix_fail(ix, LP_ENOMEM, "out of memory in the term dictionary");
+  ix->terms[*tid].refs++;
+  return LP_OK;
+}
+
+void lp_index_term_unpin(lp_index *ix, uint32_t tid) {
+  if (tid >= ix->nterms || ix->terms[tid].off == LP_IX_NONE || ix->terms[tid].refs == 0) return;
+  ix->terms[tid].refs--;
+  lp__ix_term_release(ix, tid);
 }
 
 int lp_index_delete(lp_index *ix, uint32_t doc) {
@@ -385,8 +626,10 @@ void lp_index_stats_get(const lp_index *ix, lp_index_stats *st) {
   b += ix->fbuf_cap;
   b += (size_t)LP_INDEX_MAX_QUERY_TERMS * lp__ix_cursor_size();
   for (uint32_t i = 0; i < ix->nsegs; i++) {
-    b += lp__ix_seg_bytes(ix->segs[i]);
+    size_t sb = lp__ix_seg_bytes(ix->segs[i]);
+    b += sb;
     st->stored_postings += ix->segs[i]->stored;
+    if (ix->segs[i]->kind == IX_MEM) st->mem_bytes += sb, st->mem_postings += ix->segs[i]->stored;
   }
   if (ix->job.active && ix->job.out) b += lp__ix_seg_bytes(ix->job.out);
   b += ix->job.tcap * 2 * sizeof(uint64_t) + (ix->job.tdocs ? LP_IX_BLOCK * (sizeof(uint32_t) + sizeof(uint16_t)) : 0);

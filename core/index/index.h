@@ -116,6 +116,8 @@ typedef struct lp_index_stats {
   uint32_t segments;         /* mutable + sealed + compressed */
   double sum_dl;             /* sum of live doc lengths (avgdl = sum_dl / docs) */
   size_t bytes;              /* memory held by the index (tables, postings, dictionary, scratch) */
+  size_t mem_bytes;          /* of which the mutable segments (uncompressed postings, a list per term) */
+  uint64_t mem_postings;     /* postings those hold (dead included) */
   double bytes_per_posting;  /* bytes / postings (0 when empty) */
 } lp_index_stats;
 
@@ -135,8 +137,29 @@ const char *lp_index_errstr(const lp_index *idx);
 
 /* Replaces document doc by terms[0..n) (n may be 0: a live document with no terms, length 0). A term given
  * twice has its weights summed. Queryable as soon as this returns. Errors leave the index unchanged:
- * LP_EINVAL (doc out of range, bad term or weight), LP_ENOMEM. Owning thread. */
+ * LP_EINVAL (doc out of range, bad term or weight), LP_ENOMEM. Incremental: when the doc's current version
+ * is in the mutable segment, it is updated in place (only the postings of terms that came, went or changed
+ * are touched; no new slot, no dead postings), with exactly the scores of a fresh put. Owning thread. */
 int lp_index_put(lp_index *idx, uint32_t doc, const lp_index_term *terms, size_t n);
+
+/* A document term named by a pinned term id (lp_index_term_pin) instead of its bytes. */
+typedef struct lp_index_tterm {
+  uint32_t tid;
+  double weight;  /* finite, LP_INDEX_MIN_WEIGHT .. LP_INDEX_MAX_WEIGHT */
+} lp_index_tterm;
+
+/* The id of a term, created when new, pinned: the id stays this term's (never recycled) until as many
+ * lp_index_term_unpin calls, so a caller may keep it (e.g. per term of its own dictionary) and put by id,
+ * sparing the dictionary look-up of every term of every put. LP_EINVAL for a bad length, LP_ENOMEM.
+ * Owning thread. */
+int lp_index_term_pin(lp_index *idx, const char *term, size_t len, uint32_t *tid);
+
+/* Drops one pin of tid (the term goes once nothing else uses it). Owning thread. */
+void lp_index_term_unpin(lp_index *idx, uint32_t tid);
+
+/* lp_index_put with pinned term ids: the same document, the same scores, the same errors (LP_EINVAL also
+ * for an id that is not pinned). Owning thread. */
+int lp_index_put_ids(lp_index *idx, uint32_t doc, const lp_index_tterm *terms, size_t n);
 
 /* Removes document doc. LP_ENOENT when it is not in the index. Owning thread. */
 int lp_index_delete(lp_index *idx, uint32_t doc);

@@ -19,6 +19,12 @@
  * ties with the real doc id, and WAND only skips a doc whose upper bound is strictly below the threshold,
  * so the k-th place is exact whatever the order docs are met in.
  *
+ * Replace in place. When a doc's current version is in the mutable segment, put() keeps its slot and edits
+ * the postings of that slot (index.c put_in_place): kept terms get their new tf code, new terms a posting
+ * inserted in slot order, gone terms lose theirs. Nothing dies, so a lead that gets snippets often costs its
+ * changed postings and no dead copies to merge away; the lists' bounds (max_tf, min_dl, sat) only widen, so
+ * they stay bounds, and scores equal a fresh put's (tests/index/test_incremental.c).
+ *
  * Exact scores. Each term's contribution is computed by one function (lp__ix_contrib) and a doc's score
  * is the sum of its contributions in query-term order, in both scorers, so WAND and exhaustive agree bit
  * for bit. Upper bounds are inflated by LP_IX_UB_SLACK so that rounding can never make a bound smaller
@@ -62,15 +68,16 @@ typedef struct ix_term {
   uint32_t refs;      /* segments holding a posting list of the term */
 } ix_term;
 
-/* A posting list of a mutable segment, in slot order. */
+/* A posting list of a mutable segment, in slot order. 40 bytes: a mutable segment holds one per distinct
+ * term of its docs, most of them with one or two postings. */
 typedef struct ix_mlist {
-  uint32_t tid;
-  uint32_t n, cap;
   uint32_t *slots;
   uint16_t *tfs;
-  uint16_t max_tf;
+  uint32_t tid;
+  uint32_t n, cap;
   float sat;          /* as in ix_block, against the segment's ref_avgdl */
-  double min_dl;
+  float min_dl;       /* doc lengths are floats (ix_hot.dl), so this is exact */
+  uint16_t max_tf;
 } ix_mlist;
 
 /* A block of up to 128 postings of a compressed segment (every block of a term holds 128 but the last).
@@ -244,6 +251,16 @@ static inline float lp__ix_sat(const lp_index_params *p, double tf, double dl, d
   float f = (float)s;
   if ((double)f < s) f = __builtin_nextafterf(f, 2.0f);
   return f;
+}
+
+/* The home slot of a term id in a mutable segment's map (segment.c). */
+static inline uint32_t lp__ix_tid_hash(uint32_t tid) { return tid * 2654435761u; }
+
+/* Starts loading the map slot where s's list of tid would be found: a put touches the lists of all of its
+ * doc's terms, each a cache miss, and issuing the loads of every term before using any of them overlaps
+ * those misses instead of paying them one after the other. */
+static inline void lp__ix_map_prefetch(const ix_seg *s, uint32_t tid) {
+  if (s->map_cap) __builtin_prefetch(&s->map[lp__ix_tid_hash(tid) & (s->map_cap - 1)]);
 }
 
 static inline uint32_t lp__ix_nblk(const ix_fterm *t) { return (t->n + LP_IX_BLOCK - 1) / LP_IX_BLOCK; }

@@ -329,6 +329,10 @@ static void wand_segment(lp_index *ix, const ix_seg *s, const qterm *qt, uint32_
     }
     if (p == nc) return;  /* no doc left can reach the k-th score */
     uint32_t pd = w.key[p];
+    /* The doc table is read at random, once per evaluated doc (its length): start that load now, while
+     * the block bounds below are summed, instead of stalling on it in evaluate() (a cache miss per
+     * evaluated doc at 100k docs and more: perf annotate showed it as the hottest load of the loop). */
+    __builtin_prefetch(&ix->hot[key_doc(s, pd)]);
     while (p + 1 < nc && w.key[p + 1] == pd) p++;
     double bsum = 0;
     uint64_t next = p + 1 < nc ? w.key[p + 1] : LP_IX_END;

@@ -7,8 +7,6 @@
 #include "base/alloc.h"
 #include "index/index_int.h"
 
-static uint32_t tid_hash(uint32_t tid) { return tid * 2654435761u; }
-
 ix_seg *lp__ix_seg_new(lp_index *ix, int kind) {
   ix_seg *s = lp_calloc(1, sizeof *s);
   if (!s) return NULL;
@@ -89,7 +87,7 @@ void lp__ix_seg_remove(lp_index *ix, ix_seg *s) {
 ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid) {
   if (s->map_cap == 0) return NULL;
   uint32_t mask = s->map_cap - 1;
-  for (uint32_t i = tid_hash(tid) & mask;; i = (i + 1) & mask) {
+  for (uint32_t i = lp__ix_tid_hash(tid) & mask;; i = (i + 1) & mask) {
     uint64_t e = s->map[i];
     if (e == UINT64_MAX) return NULL;
     if ((uint32_t)(e >> 32) == tid) return &s->lists[(uint32_t)e];
@@ -97,7 +95,7 @@ ix_mlist *lp__ix_mem_list(const ix_seg *s, uint32_t tid) {
 }
 
 static void map_place(uint64_t *map, uint32_t cap, uint32_t tid, uint32_t li) {
-  uint32_t mask = cap - 1, i = tid_hash(tid) & mask;
+  uint32_t mask = cap - 1, i = lp__ix_tid_hash(tid) & mask;
   while (map[i] != UINT64_MAX) i = (i + 1) & mask;
   map[i] = (uint64_t)tid << 32 | li;
 }
@@ -126,6 +124,9 @@ int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n
   if (lp__ix_grow((void **)&s->docs, &s->cap_docs, s->ndocs + 1, sizeof(uint32_t)) != LP_OK ||
       lp__ix_bits_reserve(s, s->ndocs + 1) != LP_OK || map_reserve(s, n) != LP_OK)
     return LP_ENOMEM;
+  /* Three passes, so that the cache misses of the map, the list headers and the list tails of all the terms
+   * are in flight together (lp__ix_map_prefetch). */
+  for (uint32_t i = 0; i < n; i++) lp__ix_map_prefetch(s, tids[i]);
   for (uint32_t i = 0; i < n; i++) {
     ix_mlist *l = lp__ix_mem_list(s, tids[i]);
     if (!l) {
@@ -137,17 +138,24 @@ int lp__ix_mem_reserve(lp_index *ix, ix_seg *s, const uint32_t *tids, uint32_t n
       ix->terms[tids[i]].refs++;
     }
     li[i] = (uint32_t)(l - s->lists);
-    if (l->n == l->cap) {
-      uint32_t cap = l->cap ? l->cap * 2 : 4;
-      uint32_t *ns = lp_realloc(l->slots, (size_t)cap * sizeof *ns);
-      if (!ns) return LP_ENOMEM;
-      l->slots = ns;
-      uint16_t *nt = lp_realloc(l->tfs, (size_t)cap * sizeof *nt);
-      if (!nt) return LP_ENOMEM;
-      l->tfs = nt;
-      s->list_bytes += (size_t)(cap - l->cap) * (sizeof(uint32_t) + sizeof(uint16_t));
-      l->cap = cap;
+    __builtin_prefetch(l);
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    ix_mlist *l = &s->lists[li[i]];
+    if (l->n < l->cap) {
+      __builtin_prefetch(&l->slots[l->n], 1);
+      __builtin_prefetch(&l->tfs[l->n], 1);
+      continue;
     }
+    uint32_t cap = l->cap ? l->cap * 2 : 4;
+    uint32_t *ns = lp_realloc(l->slots, (size_t)cap * sizeof *ns);
+    if (!ns) return LP_ENOMEM;
+    l->slots = ns;
+    uint16_t *nt = lp_realloc(l->tfs, (size_t)cap * sizeof *nt);
+    if (!nt) return LP_ENOMEM;
+    l->tfs = nt;
+    s->list_bytes += (size_t)(cap - l->cap) * (sizeof(uint32_t) + sizeof(uint16_t));
+    l->cap = cap;
   }
   return LP_OK;
 }

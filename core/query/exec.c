@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "query/features.h"
 #include "query/topk.h"
 #include "stages/ingest/ingest.h"
 #include "stages/reputation/snapshot.h"
@@ -18,6 +19,9 @@
 typedef struct cand {
   const lp_lead *lead;
   lp_v0_features f;
+  double v0;                  /* the v0 score */
+  int has_row;                /* row holds the features (a model scored the candidate) */
+  float row[LP_FEATURES_N];
 } cand;
 
 /* ---- filters ------------------------------------------------------------------------------------ */
@@ -154,68 +158,22 @@ static double churn_trigger(const lp_qplan *p, const lp_lead *l) {
 
 /* ---- evidence: relevance and independence ---------------------------------------------------------- */
 
-/* Whether text holds the n bytes of term, ASCII case folded (terms are lower case). */
-static inline unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
-
-/* term (lower case, n >= 1 bytes) inside text, ASCII letters compared without case. The candidates' evidence
- * is scanned for every query: skip to the bytes that can start a match before comparing. */
-static int contains_ci(const char *text, const char *term, size_t n) {
-  unsigned char c0 = (unsigned char)term[0];
-  unsigned char u0 = c0 >= 'a' && c0 <= 'z' ? (unsigned char)(c0 - 32) : c0;
-  for (const unsigned char *t = (const unsigned char *)text; *t; t++) {
-    if (*t != c0 && *t != u0) continue;
-    size_t i = 1;
-    while (i < n && t[i] && ascii_lower(t[i]) == (unsigned char)term[i]) i++;
-    if (i == n) return 1;
-  }
-  return 0;
+/* An evidence is relevant to the query when it holds one of the query's terms: the analyzed terms
+ * (stemmed, technology names whole, and the categories of the technologies it names) of the evidence's
+ * text against the plan's word and category terms, by their 16-bit fingerprints computed once when the
+ * evidence was stored (core/shard/leads.h): a merge of two short sorted lists, from the lead's one array. */
+static int relevant(const lp_qplan *p, const lp_lead *l, const lp_evidence *e) {
+  return lp_evidence_has_term(l, e, p->fps, p->n_fps);
 }
 
-/* A snippet is relevant to the query when its text holds one of the query's word terms of 3 bytes or more
- * (the analyzed, stemmed form is a prefix of the words it came from: "pipelin" in "pipelines"). The
- * category terms never occur in a text and are skipped. */
-static int relevant(const lp_qplan *p, const char *text) {
-  if (text == NULL) return 0;
-  for (size_t i = 0; i < p->n_terms; i++) {
-    const lp_index_term *t = &p->terms[i];
-    if (t->len < 3 || (p->cat_bytes && t->ptr >= p->cat_bytes && t->ptr < p->cat_bytes + 32 * p->icp->n_categories))
-      continue;
-    if (contains_ci(text, t->ptr, t->len)) return 1;
-  }
-  return 0;
-}
-
-#define SIG_WORDS 48   /* words of a text compared for near-duplicates */
-
-/* The word hashes of a text, lower case, digit-only words left out (the "#12" of a mutated copy), sorted
- * and unique: what independent() compares. Returns the count. */
-static uint32_t word_sig(const char *text, uint64_t *sig) {
-  uint32_t n = 0;
-  for (const char *t = text; *t && n < SIG_WORDS;) {
-    while (*t && !isalnum((unsigned char)*t) && (unsigned char)*t < 0x80) t++;
-    uint64_t h = 1469598103934665603ULL;
-    int letters = 0, len = 0;
-    for (; *t && (isalnum((unsigned char)*t) || (unsigned char)*t >= 0x80); t++, len++) {
-      h = (h ^ (unsigned char)tolower((unsigned char)*t)) * 1099511628211ULL;
-      letters |= !isdigit((unsigned char)*t);
-    }
-    if (len == 0 || !letters) continue;
-    uint32_t j = n;
-    while (j > 0 && sig[j - 1] > h) j--;
-    if (j > 0 && sig[j - 1] == h) continue;
-    memmove(sig + j + 1, sig + j, (n - j) * sizeof(*sig));
-    sig[j] = h;
-    n++;
-  }
-  return n;
-}
-
-/* Two texts are copies of one when they share at least LP_V0_NEARDUP of their distinct words (Jaccard):
- * the same template with another company or a few words changed. */
+/* Two texts are copies of one when they share at least LP_V0_NEARDUP of their distinct words (Jaccard over
+ * the analyzed terms that hold a letter, so the "#12" of a mutated copy does not count): the same template
+ * with another company or a few words changed. */
 #define LP_V0_NEARDUP 0.6
 
-static int near_dup(const uint64_t *a, uint32_t na, const uint64_t *b, uint32_t nb) {
-  uint32_t i = 0, j = 0, both = 0;
+static int near_dup(const lp_lead *l, const lp_evidence *x, const lp_evidence *y) {
+  const uint16_t *a = lp_evidence_fps(l, x), *b = lp_evidence_fps(l, y);
+  uint32_t na = x->n_words, nb = y->n_words, i = 0, j = 0, both = 0;
   while (i < na && j < nb) {
     if (a[i] == b[j]) both++, i++, j++;
     else if (a[i] < b[j]) i++;
@@ -227,27 +185,25 @@ static int near_dup(const uint64_t *a, uint32_t na, const uint64_t *b, uint32_t 
 
 /* Over the lead's relevant evidence: the newest one's time (INT64_MIN without one) and the number of
  * independent reports: distinct miners, and among them distinct texts (a text that is a near-duplicate of
- * one already counted, from whichever miner, adds nothing: copying spammers do not agree, they repeat). */
+ * one already counted, from whichever miner, adds nothing: copying spammers do not agree, they repeat).
+ * Miner ids are interned in the lead table: equal ids are equal pointers. */
 static void relevant_evidence(const lp_qplan *p, const lp_lead *l, int64_t *newest, uint32_t *independent) {
-  uint64_t sig[16][SIG_WORDS];
-  uint32_t n_sig[16];
-  const char *miner[16];
-  uint32_t kept = 0;
+  const lp_evidence *kept[16];
+  uint32_t n_kept = 0;
   *newest = INT64_MIN;
   *independent = 0;
+  if (p->n_fps == 0) return;
   for (uint32_t i = 0; i < l->n_ev; i++) {
     const lp_evidence *e = &l->ev[i];
-    if (!relevant(p, e->text)) continue;
+    if (!relevant(p, l, e)) continue;
     if (e->ts_ms > *newest) *newest = e->ts_ms;
-    if (kept == 16) continue;
+    if (n_kept == 16) continue;
     int dup = 0;
-    for (uint32_t j = 0; j < kept && !dup; j++) dup = miner[j] && e->miner && strcmp(miner[j], e->miner) == 0;
-    n_sig[kept] = word_sig(e->text, sig[kept]);
-    for (uint32_t j = 0; j < kept && !dup; j++) dup = near_dup(sig[j], n_sig[j], sig[kept], n_sig[kept]);
-    if (dup) continue;
-    miner[kept++] = e->miner;
+    for (uint32_t j = 0; j < n_kept && !dup; j++) dup = kept[j]->miner == e->miner;
+    for (uint32_t j = 0; j < n_kept && !dup; j++) dup = near_dup(l, kept[j], e);
+    if (!dup) kept[n_kept++] = e;
   }
-  *independent = kept;
+  *independent = n_kept;
 }
 
 static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_features *f) {
@@ -278,7 +234,7 @@ static void features(const lp_qplan *p, const lp_lead *l, double bm25, lp_v0_fea
   for (uint32_t i = 0; i < walk; i++) {
     const char *m = l->ev[i].miner;
     int seen = m == NULL;
-    for (uint32_t j = 0; j < i && !seen; j++) seen = l->ev[j].miner != NULL && strcmp(l->ev[j].miner, m) == 0;
+    for (uint32_t j = 0; j < i && !seen; j++) seen = l->ev[j].miner == m;  /* interned */
     if (seen) continue;
     sum += lp_rep_snapshot_mean(rep, m, strlen(m));
     distinct++;
@@ -300,19 +256,65 @@ double lp_v0_score(const lp_config *cfg, const lp_v0_features *f) {
 
 /* ---- candidates and the local top-k ------------------------------------------------------------- */
 
-static void consider(const lp_qplan *p, const lp_lead *l, double bm25, lp_topk *top, cand *pool, size_t *n_pool,
-                     size_t *scored) {
-  if (l == NULL || !passes(p, l)) return;
-  (*scored)++;
-  lp_v0_features f;
-  features(p, l, bm25, &f);
-  double score = lp_v0_score(p->cfg, &f);
+/* Candidates waiting for the learned model: their feature rows are scored MODEL_BATCH at a time, so the
+ * evaluator walks its trees over many rows at once (core/model: interleaved rows, a tree kept in cache). */
+#define MODEL_BATCH 64
+typedef struct model_batch {
+  const lp_gbdt *model;
+  size_t n;
+  const lp_lead *lead[MODEL_BATCH];
+  lp_v0_features f[MODEL_BATCH];
+  double v0[MODEL_BATCH];
+  float row[MODEL_BATCH][LP_FEATURES_N];
+} model_batch;
+
+static void push(lp_topk *top, cand *pool, size_t *n_pool, const lp_lead *l, const lp_v0_features *f, double v0,
+                 double score, const float *row) {
   if (!lp_topk_would_enter(top, score, l->domain)) return;
   /* A full heap evicts its root: the newcomer takes the root's slot in the pool. */
   cand *c = top->n < top->k ? &pool[(*n_pool)++] : top->v[0].payload;
   c->lead = l;
-  c->f = f;
+  c->f = *f;
+  c->v0 = v0;
+  c->has_row = row != NULL;
+  if (row != NULL) memcpy(c->row, row, sizeof(c->row));
   lp_topk_push(top, score, l->domain, c, NULL);
+}
+
+/* Scores the waiting rows with the model and offers them to the top-k. */
+static void batch_flush(model_batch *mb, lp_topk *top, cand *pool, size_t *n_pool) {
+  double score[MODEL_BATCH];
+  if (mb->n == 0) return;
+  lp_gbdt_predict(mb->model, &mb->row[0][0], mb->n, LP_FEATURES_N, score);
+  for (size_t i = 0; i < mb->n; i++) push(top, pool, n_pool, mb->lead[i], &mb->f[i], mb->v0[i], score[i], mb->row[i]);
+  mb->n = 0;
+}
+
+/* A candidate that passes the filters: scored by v0 at once, or queued for the model (mb not NULL). */
+static void consider(const lp_qplan *p, model_batch *mb, const lp_lead *l, double bm25, lp_topk *top,
+                     cand *pool, size_t *n_pool, size_t *scored) {
+  if (l == NULL || !passes(p, l)) return;
+  (*scored)++;
+  lp_v0_features f;
+  features(p, l, bm25, &f);
+  double v0 = lp_v0_score(p->cfg, &f);
+  if (mb == NULL) {
+    push(top, pool, n_pool, l, &f, v0, v0, NULL);
+    return;
+  }
+  lp_features_row(p, l, &f, mb->row[mb->n]);  /* the learned model's input (query/features.h) */
+  mb->lead[mb->n] = l;
+  mb->f[mb->n] = f;
+  mb->v0[mb->n] = v0;
+  if (++mb->n == MODEL_BATCH) batch_flush(mb, top, pool, n_pool);
+}
+
+/* The lead of a text candidate, its evidence signed first when it was stored without a signature (a table
+ * without an analyzer): once per evidence, on the worker that owns the shard, whose analyzer this is. */
+static const lp_lead *cand_lead(const lp_qplan *p, lp_shard *sh, uint32_t doc) {
+  lp_lead *l = lp_leads_by_doc(&sh->leads, doc);
+  if (l != NULL && l->unsigned_ev && p->n_fps > 0 && sh->env != NULL) lp_lead_sign(&sh->leads, l, sh->env->analyzer);
+  return l;
 }
 
 /* BM25 candidates over all of this worker's shards at once: statistics summed over the shards (so that
@@ -355,7 +357,7 @@ static double v0_ceiling(const lp_qplan *p, double bm25) {
   return s + fabs(s) * 1e-12 + 1e-300;
 }
 
-static void run_shards(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_topk *top, cand *pool,
+static void run_shards(const lp_qplan *p, model_batch *mb, lp_shard *const *shards, size_t n, lp_topk *top, cand *pool,
                        size_t *n_pool, size_t *scored, lp_index_hit *hits, size_t cap_hits) {
   if (p->n_terms > 0) {
     size_t nh = 0;
@@ -363,15 +365,15 @@ static void run_shards(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_
     /* hits are in falling bm25 order: once even the ceiling of one is strictly below the k-th score (a
      * tie may still enter by its domain), none after it can enter. */
     for (size_t i = 0; i < nh; i++) {
-      if (top->n == top->k && v0_ceiling(p, hits[i].score) < lp_topk_threshold(top)) break;
-      consider(p, lp_leads_by_doc(&shards[hits[i].shard]->leads, hits[i].doc), hits[i].score, top, pool, n_pool,
+      if (mb == NULL && top->n == top->k && v0_ceiling(p, hits[i].score) < lp_topk_threshold(top)) break;
+      consider(p, mb, cand_lead(p, shards[hits[i].shard], hits[i].doc), hits[i].score, top, pool, n_pool,
                scored);
     }
     return;
   }
   for (size_t i = 0; i < n; i++)
     for (uint32_t d = 0; d < shards[i]->leads.n_docs; d++)
-      consider(p, shards[i]->leads.by_doc[d], 0, top, pool, n_pool, scored);
+      consider(p, mb, shards[i]->leads.by_doc[d], 0, top, pool, n_pool, scored);
 }
 
 /* ---- rendering ------------------------------------------------------------------------------------ */
@@ -421,7 +423,7 @@ static void render_evidence(const lp_lead *l, lp_buf *b) {
     kv_str(b, "miner", e->miner);
     lp_buf_printf(b, ",\"kind\":\"%s\",\"ts\":%lld", lp_snippet_kind_name(e->kind), (long long)e->ts_ms);
     kv_str(b, "text", e->text);
-    if (e->url) kv_str(b, "url", e->url);
+    if (e->has_url) kv_str(b, "url", lp_evidence_url(e));
     lp_buf_puts(b, "}");
   }
   lp_buf_puts(b, "]");
@@ -443,8 +445,15 @@ static int render(const lp_qplan *p, double score, const cand *c, lp_qhit *h) {
     render_evidence(l, &b);
   }
   h->score = score;
+  h->v0 = c->v0;
   h->domain = lp_strdup(l->domain);
   h->json = lp_buf_steal(&b, &h->json_len);
+  if (c->has_row || (p->cfg->scoring.train_log && p->cfg->scoring.train_log[0])) {  /* the row goes to the training log (core/train) */
+    h->features = lp_malloc(sizeof(c->row));
+    if (h->features == NULL) return LP_ENOMEM;
+    if (c->has_row) memcpy(h->features, c->row, sizeof(c->row));
+    else lp_features_row(p, l, &c->f, h->features);
+  }
   return h->domain && h->json ? LP_OK : LP_ENOMEM;
 }
 
@@ -455,6 +464,10 @@ static double thread_cpu_s(void) {
 }
 
 void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresult *out) {
+  lp_query_run_model(p, NULL, shards, n, out);
+}
+
+void lp_query_run_model(const lp_qplan *p, const lp_gbdt *model, lp_shard *const *shards, size_t n, lp_qresult *out) {
   double t0 = thread_cpu_s();
   memset(out, 0, sizeof(*out));
   size_t k = p->req.k;
@@ -463,14 +476,22 @@ void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresu
   lp_topk top;
   cand *pool = lp_malloc((k ? k : 1) * sizeof(cand));
   lp_index_hit *hits = lp_malloc(cap_hits * sizeof(lp_index_hit));
-  if (pool == NULL || hits == NULL || lp_topk_init(&top, k) != LP_OK) {
+  model_batch *mb = model != NULL ? lp_malloc(sizeof(model_batch)) : NULL;
+  if (pool == NULL || hits == NULL || (model != NULL && mb == NULL) || lp_topk_init(&top, k) != LP_OK) {
     out->failed = 1;
     lp_free(pool);
     lp_free(hits);
+    lp_free(mb);
     return;
   }
   size_t n_pool = 0;
-  run_shards(p, shards, n, &top, pool, &n_pool, &out->candidates, hits, cap_hits);
+  if (mb != NULL) {
+    mb->model = model;
+    mb->n = 0;
+  }
+  run_shards(p, mb, shards, n, &top, pool, &n_pool, &out->candidates, hits, cap_hits);
+  if (mb != NULL) batch_flush(mb, &top, pool, &n_pool);
+  lp_free(mb);
   size_t m;
   lp_topk_entry *e = lp_topk_sorted(&top, &m);
   out->hits = lp_calloc(m ? m : 1, sizeof(lp_qhit));
@@ -489,6 +510,7 @@ void lp_qresult_free(lp_qresult *r) {
   for (size_t i = 0; i < r->n; i++) {
     lp_free(r->hits[i].domain);
     lp_free(r->hits[i].json);
+    lp_free(r->hits[i].features);
   }
   lp_free(r->hits);
   memset(r, 0, sizeof(*r));

@@ -13,6 +13,7 @@
 #ifndef LP_QUERY_EXEC_H
 #define LP_QUERY_EXEC_H
 
+#include "model/gbdt.h"
 #include "query/plan.h"
 #include "shard/shard.h"
 
@@ -21,6 +22,9 @@ typedef struct lp_qhit {
   char *domain;       /* lp_malloc'd */
   char *json;         /* the lead's object without its opening '{' and without "rank" */
   size_t json_len;
+  double v0;          /* the v0 score (the same as score when no model ran) */
+  float *features;    /* lp_malloc'd LP_FEATURES_N row (query/features.h) when the plan logs or a model
+                         scored; else NULL */
 } lp_qhit;
 
 typedef struct lp_qresult {
@@ -39,6 +43,10 @@ typedef struct lp_v0_features {
 
 /* Runs p over shards[0..n), keeping the best p->req.k. */
 void lp_query_run(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qresult *out);
+/* The same, scored by model (the prediction over each candidate's feature row) when model is not NULL,
+ * by v0 when it is. The caller keeps model alive until the call returns; it must have 1 output and
+ * LP_FEATURES_N features (core/server/model.c checks at load). Each hit then carries its row. */
+void lp_query_run_model(const lp_qplan *p, const lp_gbdt *model, lp_shard *const *shards, size_t n, lp_qresult *out);
 void lp_qresult_free(lp_qresult *r);
 
 /* The v0 score of a feature vector with the configured weights. */

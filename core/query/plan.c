@@ -26,6 +26,16 @@ static char **tech_ids(const lp_techtable *tech, const uint32_t *ids, size_t n) 
   return v;
 }
 
+/* Inserts fp into the plan's sorted, unique fingerprints (room is there; a prompt has a few dozen terms). */
+static void add_fp(lp_qplan *p, uint16_t fp) {
+  size_t j = p->n_fps;
+  while (j > 0 && p->fps[j - 1] > fp) j--;
+  if (j > 0 && p->fps[j - 1] == fp) return;
+  memmove(p->fps + j + 1, p->fps + j, (p->n_fps - j) * sizeof(uint16_t));
+  p->fps[j] = fp;
+  p->n_fps++;
+}
+
 /* Query terms: the analyzed product words and the technologies the prompt names (positively). Each
  * distinct term once, weight = its count. */
 static int build_terms(lp_qplan *p, lp_analyzer_ctx *actx) {
@@ -48,11 +58,14 @@ static int build_terms(lp_qplan *p, lp_analyzer_ctx *actx) {
   p->terms = lp_calloc(n ? n : 1, sizeof(lp_index_term));
   p->term_bytes = lp_malloc(bytes ? bytes : 1);
   if (rc == LP_OK && (p->terms == NULL || p->term_bytes == NULL)) rc = LP_ENOMEM;
+  p->fps = lp_malloc((n ? n : 1) * sizeof(uint16_t));
+  if (rc == LP_OK && p->fps == NULL) rc = LP_ENOMEM;
   size_t off = 0;
   for (size_t i = 0; rc == LP_OK && i < n; i++) {
     memcpy(p->term_bytes + off, tf.v[i].term, tf.v[i].len + 1);
     p->terms[p->n_terms++] = (lp_index_term){ p->term_bytes + off, tf.v[i].len, (double)tf.v[i].count };
     off += tf.v[i].len + 1;
+    add_fp(p, lp_evidence_fp(tf.v[i].hash));
   }
   lp_termfreqs_free(&tf);
   lp_buf_free(&text);
@@ -74,9 +87,14 @@ static int add_category_terms(lp_qplan *p) {
   }
   p->terms = t;
   p->cat_bytes = cat;
+  uint16_t *fps = lp_realloc(p->fps, (p->n_fps + extra + 1) * sizeof(uint16_t));
+  if (fps == NULL) return LP_ENOMEM;
+  p->fps = fps;
   for (size_t i = 0; i < extra; i++) {
     size_t len = lp_category_term(p->icp->categories[i], cat + i * 32, 32);
-    if (len) p->terms[p->n_terms++] = (lp_index_term){ cat + i * 32, len, 1.0 };
+    if (len == 0) continue;
+    p->terms[p->n_terms++] = (lp_index_term){ cat + i * 32, len, 1.0 };
+    add_fp(p, lp_evidence_fp(lp_term_hash(cat + i * 32, len)));
   }
   return LP_OK;
 }
@@ -160,6 +178,7 @@ void lp_qplan_free(lp_qplan *p) {
   lp_free(p->terms);
   lp_free(p->term_bytes);
   lp_free(p->cat_bytes);
+  lp_free(p->fps);
   lp_icp_free(p->icp);
   lp_query_req_free(&p->req);
   memset(p, 0, sizeof(*p));

@@ -31,6 +31,9 @@ typedef struct lp_qplan {
   size_t n_terms;
   char *term_bytes;
   char *cat_bytes;               /* the category terms' bytes */
+  uint16_t *fps;                 /* fingerprints (lp_evidence_fp) of the word and category terms, sorted,
+                                    unique: an evidence holding one is about the prompt (model v0) */
+  size_t n_fps;
 
   /* effective constraints */
   const char (*countries)[3];    /* request's (strict) or ICP's (soft) */

@@ -15,7 +15,9 @@
 
 #include "base/alloc.h"
 #include "server/credit.h"
+#include "server/model.h"
 #include "server/server_int.h"
+#include "server/watch.h"
 
 typedef struct lp_apply_batch {
   lp_msg msg;
@@ -72,6 +74,7 @@ static void batch_done(lp_msg *m) {
         lp__count_result(srv, 1, lp_outcome_event_name(o->event));
         lp_credit none = { 0 };
         lp__credit_apply(srv, o, b->credit[i] ? b->credit[i] : &none);
+        if (lp__trainlog() != NULL) lp_trainlog_outcome(lp__trainlog(), o);  /* labels for leadpoet train */
       } else {
         lp__count_result(srv, 1, code);
       }
@@ -79,6 +82,7 @@ static void batch_done(lp_msg *m) {
     } else {
       const lp_snippet *s = b->item[i];
       count_miner(srv, s->miner.ptr, s->miner.len, code);
+      if (code == NULL) lp__watches_touch(srv, s->shard, s->domain.ptr, s->domain.len, s->id.ptr, s->id.len);
       lp__count_result(srv, 0, code ? code : "accepted");
     }
     b->done(b->ctx, b->tag[i], b->item[i], code);

@@ -72,21 +72,27 @@ int lp__auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t n) {
 
 /* ---- the key table -------------------------------------------------------------------------------- */
 
-typedef struct auth_key {
+struct lp_auth_key {
   uint8_t hash[32];
   char name[65];
   double tokens;              /* the bucket, refilled lazily at each request */
   int64_t last_ms;            /* monotonic ms of the last refill */
-} auth_key;
+  double budget_usd;          /* per UTC day; 0 = none */
+  int64_t day;                /* the UTC day (wall ms / 86400000) spent_usd is of */
+  double spent_usd;           /* the answers' cost today */
+  double reserved_usd;        /* granted to queries in flight, not yet settled */
+};
+typedef struct lp_auth_key auth_key;
 
 struct lp_auth {
   auth_key *keys;
   size_t n, cap;
   double rate;                /* tokens per second */
   double burst;               /* bucket size */
+  double default_budget;      /* http.key_daily_budget_usd */
 };
 
-static int add_key(const char *name, size_t name_len, const uint8_t hash[32], void *ud) {
+static int add_key(const char *name, size_t name_len, const uint8_t hash[32], double budget_usd, void *ud) {
   lp_auth *a = ud;
   if (a->n == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 8;
@@ -100,6 +106,8 @@ static int add_key(const char *name, size_t name_len, const uint8_t hash[32], vo
   memcpy(k->name, name, name_len < 64 ? name_len : 64);
   k->tokens = a->burst;
   k->last_ms = -1;
+  k->budget_usd = budget_usd >= 0 ? budget_usd : a->default_budget;
+  k->day = -1;
   return LP_OK;
 }
 
@@ -112,6 +120,7 @@ int lp__auth_new(const lp_config *cfg, lp_auth **out, char *why, size_t why_size
   }
   a->rate = cfg->http.rate_limit;
   a->burst = (double)cfg->http.rate_burst;
+  a->default_budget = cfg->http.key_daily_budget_usd;
   size_t n = 0;
   int rc = lp_config_api_keys_each(cfg, add_key, a, &n, why, why_size);
   if (rc == LP_ENOMEM) snprintf(why, why_size, "out of memory");
@@ -194,6 +203,56 @@ int lp__auth_check(lp_auth *a, lp_http_req *req, int64_t now_ms) {
   return 0;
 }
 
+/* ---- daily budgets -------------------------------------------------------------------------------- */
+
+#define DAY_MS 86400000LL
+
+/* Starts a new UTC day's account when wall_ms is in another day than the one kept. */
+static void roll_day(auth_key *k, int64_t wall_ms) {
+  int64_t day = wall_ms / DAY_MS;
+  if (k->day != day) k->day = day, k->spent_usd = 0;
+}
+
+const char *lp__auth_key_name(const lp_auth_key *k) { return k->name; }
+
+/* What is left today: the budget less what answers cost and what queries in flight may still spend. */
+static double budget_left(const auth_key *k) { return k->budget_usd - k->spent_usd - k->reserved_usd; }
+
+int lp__auth_budget_reserve(lp_auth_key *k, double want_usd, int64_t wall_ms) {
+  if (k == NULL || k->budget_usd <= 0) return LP_OK;
+  roll_day(k, wall_ms);
+  double left = budget_left(k);
+  if (!(left > 0) || want_usd > left) return LP_ERANGE;
+  k->reserved_usd += want_usd;
+  return LP_OK;
+}
+
+void lp__auth_budget_settle(lp_auth_key *k, double reserved_usd, double spent_usd, int64_t wall_ms) {
+  if (k == NULL || k->budget_usd <= 0) return;
+  roll_day(k, wall_ms);
+  k->reserved_usd -= reserved_usd;
+  if (k->reserved_usd < 1e-12) k->reserved_usd = 0;  /* rounding of the float sums */
+  if (spent_usd > 0) k->spent_usd += spent_usd;
+}
+
+void lp__auth_budget_reject(lp_auth_key *k, double want_usd, lp_http_req *req, int64_t wall_ms) {
+  roll_day(k, wall_ms);
+  long long until_midnight = (long long)((DAY_MS - wall_ms % DAY_MS + 999) / 1000);
+  set_header_int(req, "Retry-After", until_midnight < 1 ? 1 : until_midnight);
+  double left = budget_left(k);
+  if (left > 0) {
+    lp_http_respond_error(req, 429, "cost_limit_exceeded",
+                          "this query may spend $%g (max_cost_usd) but API key %s has $%.6f left of its daily "
+                          "budget of $%g: send a max_cost_usd of at most %.6f, or retry after 00:00 UTC",
+                          want_usd, k->name, left, k->budget_usd, left);
+  } else {
+    lp_http_respond_error(req, 429, "cost_limit_exceeded",
+                          "API key %s has used its daily budget of $%g ($%.6f spent, $%.6f held by queries in "
+                          "flight); it renews at 00:00 UTC",
+                          k->name, k->budget_usd, k->spent_usd, k->reserved_usd);
+  }
+}
+
 /* ---- the server's table --------------------------------------------------------------------------- */
 
 static struct {
@@ -226,4 +285,10 @@ int lp__auth_server_check(const lp_config *cfg, lp_http_req *req) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return lp__auth_check(g_auth.auth, req, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+lp_auth_key *lp__auth_server_key(const lp_config *cfg, lp_http_req *req) {
+  if (!g_auth.built || g_auth.cfg != cfg || g_auth.auth == NULL) return NULL;
+  lp_str key = presented_key(req);
+  return key.len > 0 ? find_key(g_auth.auth, key) : NULL;
 }

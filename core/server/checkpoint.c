@@ -26,70 +26,22 @@
 #include "kafka/kafka.h"
 #include "server/checkpoint_int.h"
 
-#define TOPICS 2
+#define TOPICS LP_CKPT_TOPICS
 #define RESTORE_RETRY_MS 100
-
-enum { PH_RESTORING = 0, PH_LOADING, PH_IDLE, PH_ALIGNING, PH_BARRIER, PH_WRITING, PH_CLOSING };
 
 static const char *const topic_names[TOPICS] = { LP_KAFKA_TOPIC_SNIPPETS, LP_KAFKA_TOPIC_OUTCOMES };
 
-/* An embedded-mode HTTP item applied but not yet in a committed checkpoint: answered after it is. */
-typedef struct held_ticket {
-  struct held_ticket *next;
-  uint64_t ord;
-  const char *code;
-  size_t len;
-  char ticket[64];
-} held_ticket;
-
-typedef struct lp_ckpt_wire {
-  lp_server *srv;
-  lp_redis *redis;
-  lp_ckpt_store *store;
-  char endpoint[320];              /* printed without the password */
-  uv_timer_t timer, align_timer;
-  int open_handles;
-  int phase;
-  int embedded;                    /* the log dies with the process: stored offsets are not sought */
-  int request_out;                 /* a restore or write is in flight in the store */
-  uint32_t shards, workers;
-  int64_t *applied, *cut, *committed;          /* [TOPICS * shards]: last applied offset, -1 none */
-  uint64_t *committed_version, *cut_version;   /* [shards] */
-  uint64_t finished, cut_finished, committed_finished;
-  uint64_t held_total, cut_held;
-  held_ticket *held_head, *held_tail;
-  lp_ckpt_miners *miners;
-  lp_buf global;
-  lp_ckpt_barrier **barriers;
-  uint32_t barriers_out;
-  uint32_t loads_out;
-  int load_err;
-  char load_errmsg[400];
-  int64_t align_started_ms, restore_started_ms, last_success_ms, last_ckpt_ms;
-  double restore_seconds;
-  uint64_t skipped, aborted;
-  int over_backlog;
-  int fatal;
-  int inexact;                     /* a record was given up at shutdown: no final checkpoint */
-  char last_error[256];
-  lp_metric *m_backlog, *m_age, *m_skipped, *m_restore;
-  void (*stop_done)(void *arg);
-  void *stop_arg;
-} lp_ckpt_wire;
-
 static void cut(lp_ckpt_wire *cw);
-static void close_all(lp_ckpt_wire *cw);
 
 /* ---- small helpers -------------------------------------------------------------------------------- */
 
-static int64_t *off_at(int64_t *a, const lp_ckpt_wire *cw, int t, uint32_t p) { return &a[(size_t)t * cw->shards + p]; }
 
 /* /readyz's reason: what (static text) and the endpoint, cut to fit. */
 static void set_not_ready(lp_server *srv, const char *what, const char *endpoint) {
   snprintf(srv->not_ready_reason, sizeof(srv->not_ready_reason), "%s %.60s", what, endpoint);
 }
 
-static void fail(lp_ckpt_wire *cw, const char *what, const char *detail) {
+void lp__ckpt_fail(lp_ckpt_wire *cw, const char *what, const char *detail) {
   lp_log_error(what, "redis=%s err=\"%s\"", cw->endpoint, detail);
   snprintf(cw->last_error, sizeof(cw->last_error), "%s: %s", what, detail);
   if (cw->fatal) return;
@@ -108,14 +60,17 @@ static void loaded(lp_ckpt_wire *cw) {
   lp_server *srv = cw->srv;
   cw->phase = PH_IDLE;
   if (srv->shutting_down) return;
+  /* Embedded: every partition is this process's from now on. External: a partition is restored when the
+   * group assigns it (assign_restore), so that several instances can share the group. */
+  for (uint32_t p = 0; p < cw->shards && cw->embedded; p++) cw->pst[p] = P_LIVE;
   int rc = lp__stream_start(srv);
   if (rc != LP_OK) {
-    fail(cw, "cannot start kafka after the restore", lp_strerror(rc));
+    lp__ckpt_fail(cw, "cannot start kafka after the restore", lp_strerror(rc));
     return;
   }
   for (int t = 0; t < TOPICS && !cw->embedded; t++)
     for (uint32_t p = 0; p < cw->shards; p++)
-      if (*off_at(cw->committed, cw, t, p) >= 0) lp__stream_seek(srv, t, (int32_t)p, *off_at(cw->committed, cw, t, p));
+      if (*lp__ckpt_off(cw->committed, cw, t, p) >= 0) lp__stream_seek(srv, t, (int32_t)p, *lp__ckpt_off(cw->committed, cw, t, p));
   cw->restore_seconds = (double)(lp_now_ms() - cw->restore_started_ms) / 1000.0;
   lp_gauge_set(cw->m_restore, cw->restore_seconds);
   cw->last_ckpt_ms = lp_now_ms();
@@ -137,22 +92,26 @@ static void load_back(void *ud, lp_ckpt_load *l) {
   }
   lp__ckpt_load_free(l);
   if (--cw->loads_out > 0) return;
+  int assigning = cw->phase == PH_ASSIGNING;
   if (cw->stop_done) {
     cw->phase = PH_IDLE;
-    close_all(cw);
+    lp__ckpt_close_all(cw);
     return;
   }
-  if (cw->load_err != LP_OK) fail(cw, "cannot restore a shard from its checkpoint", cw->load_errmsg);
+  if (cw->load_err != LP_OK) lp__ckpt_fail(cw, "cannot restore a shard from its checkpoint", cw->load_errmsg);
+  else if (assigning) lp__ckpt_assigned_loaded(cw);
   else loaded(cw);
 }
 
-/* Moves the chains of the shards into one load message per worker and sends them. */
-static int send_loads(lp_ckpt_wire *cw, lp_ckpt_state *states, size_t n) {
+/* Moves the chains of the shards into one load message per worker and sends them. reset: every partition
+ * of states is emptied first, and loaded when it has a checkpoint (an assignment); else only the partitions
+ * with a checkpoint are loaded into shards opened empty (the start). */
+int lp__ckpt_send_loads(lp_ckpt_wire *cw, lp_ckpt_state *states, size_t n, int reset) {
   lp_ckpt_load **per = lp_calloc(cw->workers, sizeof(*per));
   uint32_t *count = lp_calloc(cw->workers, sizeof(uint32_t));
   int rc = per && count ? LP_OK : LP_ENOMEM;
   for (size_t i = 0; rc == LP_OK && i < n; i++)
-    if (states[i].partition >= 0 && states[i].found) count[lp_workers_owner((uint32_t)states[i].partition, cw->workers)]++;
+    if (states[i].partition >= 0 && (states[i].found || reset)) count[lp_workers_owner((uint32_t)states[i].partition, cw->workers)]++;
   for (uint32_t w = 0; rc == LP_OK && w < cw->workers; w++) {
     if (count[w] == 0) continue;
     if ((per[w] = lp__ckpt_load_new(count[w])) == NULL) rc = LP_ENOMEM;
@@ -160,12 +119,13 @@ static int send_loads(lp_ckpt_wire *cw, lp_ckpt_state *states, size_t n) {
   }
   for (size_t i = 0; rc == LP_OK && i < n; i++) {
     lp_ckpt_state *s = &states[i];
-    if (s->partition < 0 || !s->found) continue;
+    if (s->partition < 0 || !(s->found || reset)) continue;
     lp_ckpt_load *l = per[lp_workers_owner((uint32_t)s->partition, cw->workers)];
     lp_ckpt_shard_in *in = &l->s[l->n++];
     in->shard = (uint32_t)s->partition;
-    in->nblobs = s->nblobs;
-    for (size_t j = 0; j < s->nblobs; j++) {
+    in->reset = reset;
+    in->nblobs = s->found ? s->nblobs : 0;
+    for (size_t j = 0; j < in->nblobs; j++) {
       in->blobs[j] = s->blobs[j];
       in->lens[j] = s->lens[j];
       s->blobs[j] = NULL;
@@ -188,11 +148,26 @@ static int send_loads(lp_ckpt_wire *cw, lp_ckpt_state *states, size_t n) {
   return rc;
 }
 
+/* The stored offsets of a partition read back become its committed (and, external, applied) offsets. */
+void lp__ckpt_take_offsets(lp_ckpt_wire *cw, const lp_ckpt_state *s) {
+  for (int t = 0; t < TOPICS; t++) {
+    *lp__ckpt_off(cw->committed, cw, t, (uint32_t)s->partition) = -1;
+    if (!cw->embedded) *lp__ckpt_off(cw->applied, cw, t, (uint32_t)s->partition) = -1;
+  }
+  for (size_t k = 0; s->found && k < s->meta.noffsets; k++) {
+    for (int t = 0; t < TOPICS; t++) {
+      if (strcmp(s->meta.offsets[k].topic, topic_names[t]) != 0) continue;
+      *lp__ckpt_off(cw->committed, cw, t, (uint32_t)s->partition) = s->meta.offsets[k].offset;
+      if (!cw->embedded) *lp__ckpt_off(cw->applied, cw, t, (uint32_t)s->partition) = s->meta.offsets[k].offset;
+    }
+  }
+}
+
 static void on_restored(void *ud, int err, lp_ckpt_state *states, size_t n, const char *errmsg) {
   lp_ckpt_wire *cw = ud;
   cw->request_out = 0;
   if (cw->phase == PH_CLOSING) {
-    close_all(cw);
+    lp__ckpt_close_all(cw);
     return;
   }
   if (err == LP_EIO) {  /* Redis went away during the read: try again once it is back */
@@ -201,7 +176,7 @@ static void on_restored(void *ud, int err, lp_ckpt_state *states, size_t n, cons
     return;
   }
   if (err != LP_OK) {
-    fail(cw, err == LP_ESTATE ? "a checkpoint partition is claimed by a newer owner" : "cannot restore the checkpoint",
+    lp__ckpt_fail(cw, err == LP_ESTATE ? "a checkpoint partition is claimed by a newer owner" : "cannot restore the checkpoint",
          errmsg && errmsg[0] ? errmsg : lp_strerror(err));
     return;
   }
@@ -215,38 +190,33 @@ static void on_restored(void *ud, int err, lp_ckpt_state *states, size_t n, cons
       int rc = s->nblobs == 1 ? lp__ckpt_global_decode(cw->srv, cw->miners, s->blobs[0], s->lens[0], why, sizeof(why))
                               : LP_EINVAL;
       if (rc != LP_OK) {
-        fail(cw, "cannot restore the global state from its checkpoint", why[0] ? why : "not one full snapshot");
+        lp__ckpt_fail(cw, "cannot restore the global state from its checkpoint", why[0] ? why : "not one full snapshot");
         return;
       }
       continue;
     }
-    for (size_t k = 0; k < s->meta.noffsets; k++) {
-      for (int t = 0; t < TOPICS; t++) {
-        if (strcmp(s->meta.offsets[k].topic, topic_names[t]) != 0) continue;
-        *off_at(cw->committed, cw, t, (uint32_t)s->partition) = s->meta.offsets[k].offset;
-        if (!cw->embedded) *off_at(cw->applied, cw, t, (uint32_t)s->partition) = s->meta.offsets[k].offset;
-      }
-    }
+    lp__ckpt_take_offsets(cw, s);
   }
   if (cw->embedded)  /* a fresh log: its offsets start again; nothing of the old one is sought */
     for (size_t i = 0; i < (size_t)TOPICS * cw->shards; i++) cw->committed[i] = -1;
   lp_log_info("checkpoint read", "redis=%s slots_found=%zu of=%zu", cw->endpoint, found, n);
   cw->phase = PH_LOADING;
   set_not_ready(cw->srv, "restoring: loading the shards from the checkpoint in", cw->endpoint);
-  int rc = send_loads(cw, states, n);
-  if (rc != LP_OK) fail(cw, "cannot restore the checkpoint", lp_strerror(rc));
+  int rc = lp__ckpt_send_loads(cw, states, n, 0);
+  if (rc != LP_OK) lp__ckpt_fail(cw, "cannot restore the checkpoint", lp_strerror(rc));
   else if (cw->loads_out == 0) loaded(cw);
 }
 
 static void try_restore(lp_ckpt_wire *cw) {
-  size_t n = cw->shards + 1;
+  /* External mode reads the global slot alone: its partitions come with the group's assignment. */
+  size_t n = cw->embedded ? cw->shards + 1 : 1;
   int32_t *parts = lp_malloc(n * sizeof(int32_t));
   if (parts == NULL) {
-    fail(cw, "cannot restore the checkpoint", "out of memory");
+    lp__ckpt_fail(cw, "cannot restore the checkpoint", "out of memory");
     return;
   }
   parts[0] = LP_CKPT_GLOBAL;
-  for (uint32_t p = 0; p < cw->shards; p++) parts[p + 1] = (int32_t)p;
+  for (uint32_t p = 0; p + 1 < n; p++) parts[p + 1] = (int32_t)p;
   /* The last instance to claim owns the partitions: a zombie's later write is fenced (ADR 0008). */
   int rc = lp_ckpt_restore(cw->store, parts, n, LP_CKPT_CLAIM_NEXT, on_restored, cw);
   lp_free(parts);
@@ -255,7 +225,7 @@ static void try_restore(lp_ckpt_wire *cw) {
     uv_timer_stop(&cw->timer);
     set_not_ready(cw->srv, "restoring: reading the checkpoint from", cw->endpoint);
   } else if (rc != LP_EAGAIN) {
-    fail(cw, "cannot restore the checkpoint", lp_strerror(rc));
+    lp__ckpt_fail(cw, "cannot restore the checkpoint", lp_strerror(rc));
   } else {
     const char *why = lp_redis_last_error(cw->redis);
     snprintf(cw->srv->not_ready_reason, sizeof(cw->srv->not_ready_reason),
@@ -263,9 +233,9 @@ static void try_restore(lp_ckpt_wire *cw) {
   }
 }
 
-/* ---- the checkpoint: align, cut, barrier, write --------------------------------------------------- */
+void lp__ckpt_resume(lp_ckpt_wire *cw) { lp__stream_tick(cw->srv, lp_now_ms()); }
 
-static void resume(lp_ckpt_wire *cw) { lp__stream_tick(cw->srv, lp_now_ms()); }
+/* ---- the checkpoint: align, cut, barrier, write --------------------------------------------------- */
 
 static void release_barriers(lp_ckpt_wire *cw) {
   for (uint32_t w = 0; w < cw->workers; w++) {
@@ -280,7 +250,7 @@ static void release_barriers(lp_ckpt_wire *cw) {
 static void idle(lp_ckpt_wire *cw) {
   release_barriers(cw);
   cw->phase = PH_IDLE;
-  if (cw->stop_done) close_all(cw);
+  if (cw->stop_done) lp__ckpt_close_all(cw);
 }
 
 static void answer_held(lp_ckpt_wire *cw, uint64_t upto) {
@@ -306,8 +276,16 @@ static void on_written(void *ud, const lp_ckpt_result *res) {
     cw->last_success_ms = lp_now_ms();
     cw->last_error[0] = '\0';
     answer_held(cw, cw->cut_held);
-  } else if (res->err == LP_ESTATE && strstr(res->errmsg, "FENCED") != NULL) {
-    fail(cw, "checkpoint refused: another instance claimed the partitions", res->errmsg);
+    lp__ckpt_release_idle(cw);
+  } else if (res->err == LP_ESTATE && (strstr(res->errmsg, "FENCED") || strstr(res->errmsg, "CONFLICT"))) {
+    /* A revoked partition's last write lost the race with its new owner's claim: the new owner restored
+     * the checkpoint before and replays the rest; this instance drops it. Any other fence is fatal. */
+    size_t dropped = 0;
+    for (uint32_t p = 0; p < cw->shards; p++)
+      if (cw->in_cut[p] && cw->pst[p] == P_RELEASING) cw->pst[p] = P_DROP, dropped++;
+    if (dropped == 0) lp__ckpt_fail(cw, "checkpoint refused: another instance claimed the partitions", res->errmsg);
+    else lp_log_info("revoked partitions already claimed by their new owner: dropped", "partitions=%zu err=\"%s\"",
+                     dropped, res->errmsg);
   } else {
     snprintf(cw->last_error, sizeof(cw->last_error), "%s", res->errmsg[0] ? res->errmsg : lp_strerror(res->err));
     lp_log_warn("checkpoint failed; the next one writes full snapshots", "redis=%s err=\"%s\" backlog=%llu",
@@ -346,8 +324,8 @@ static void write_checkpoint(lp_ckpt_wire *cw) {
       lp_ckpt_offset *po = &offs[(size_t)o->shard * TOPICS];
       size_t no = 0;
       for (int t = 0; t < TOPICS; t++) {
-        int64_t c = *off_at(cw->cut, cw, t, o->shard);
-        moved |= c != *off_at(cw->committed, cw, t, o->shard);
+        int64_t c = *lp__ckpt_off(cw->cut, cw, t, o->shard);
+        moved |= c != *lp__ckpt_off(cw->committed, cw, t, o->shard);
         if (c < 0) continue;
         snprintf(po[no].topic, sizeof(po[no].topic), "%s", topic_names[t]);
         po[no++].offset = c;
@@ -386,9 +364,10 @@ static void cut(lp_ckpt_wire *cw) {
   cw->cut_held = cw->held_total;
   cw->global = (lp_buf)LP_BUF_INIT;
   int rc = lp__ckpt_global_encode(cw->srv, cw->miners, &cw->global);
+  for (uint32_t p = 0; p < cw->shards; p++) cw->in_cut[p] = cw->pst[p] == P_LIVE || cw->pst[p] == P_RELEASING;
   for (uint32_t w = 0; rc == LP_OK && w < cw->workers; w++) {
     uint32_t mine = 0;
-    for (uint32_t s = w; s < cw->shards; s += cw->workers) mine++;
+    for (uint32_t s = w; s < cw->shards; s += cw->workers) mine += cw->in_cut[s];
     lp_ckpt_barrier *b = lp__ckpt_barrier_new(mine);
     if (b == NULL) {
       rc = LP_ENOMEM;
@@ -397,17 +376,18 @@ static void cut(lp_ckpt_wire *cw) {
     b->ud = cw;
     b->done = barrier_back;
     uint32_t i = 0;
-    for (uint32_t s = w; s < cw->shards; s += cw->workers, i++) {
+    for (uint32_t s = w; s < cw->shards; s += cw->workers) {
+      if (!cw->in_cut[s]) continue;
       b->s[i].shard = s;
       b->s[i].kind = lp_ckpt_next_kind(cw->store, (int32_t)s);
-      b->s[i].committed = cw->committed_version[s];
+      b->s[i++].committed = cw->committed_version[s];
     }
     cw->barriers[w] = b;
   }
   if (rc != LP_OK) {
     lp_log_error("checkpoint skipped", "err=\"%s\"", lp_strerror(rc));
     idle(cw);
-    resume(cw);
+    lp__ckpt_resume(cw);
     return;
   }
   cw->phase = PH_BARRIER;
@@ -417,7 +397,7 @@ static void cut(lp_ckpt_wire *cw) {
     cw->barriers[w] = NULL;
     lp_workers_send(cw->srv->workers, w, &b->msg);
   }
-  resume(cw);
+  lp__ckpt_resume(cw);
 }
 
 static void on_align_timeout(uv_timer_t *t) {
@@ -429,12 +409,13 @@ static void on_align_timeout(uv_timer_t *t) {
               "in_flight=%zu align_timeout_ms=%lld", lp__stream_in_flight(cw->srv),
               (long long)cw->srv->cfg->checkpoint.align_timeout_ms);
   idle(cw);
-  resume(cw);
+  lp__ckpt_resume(cw);
 }
 
 /* Begins a checkpoint: holds consumption until nothing is in flight (the cut). */
 static void begin(lp_ckpt_wire *cw) {
   cw->phase = PH_ALIGNING;
+  cw->prompt = 0;
   cw->last_ckpt_ms = cw->align_started_ms = lp_now_ms();
   lp__stream_flush(cw->srv);
   if (lp__stream_in_flight(cw->srv) == 0) {
@@ -454,7 +435,7 @@ static void update_gauges(lp_ckpt_wire *cw, int64_t now) {
                           "backlog=%llu redis=%s", (unsigned long long)backlog(cw), cw->endpoint);
     else lp_log_info("checkpoint landed: ingest resumes", "backlog=%llu", (unsigned long long)backlog(cw));
     cw->over_backlog = over;
-    if (!over) resume(cw);
+    if (!over) lp__ckpt_resume(cw);
   }
 }
 
@@ -467,8 +448,10 @@ static void on_timer(uv_timer_t *t) {
   }
   update_gauges(cw, now);
   if (cw->phase != PH_IDLE || cw->srv->shutting_down) return;
-  if (now - cw->last_ckpt_ms < cw->srv->cfg->checkpoint.interval_ms) return;
+  lp__ckpt_release_idle(cw);
   if (!lp_redis_ready(cw->redis)) return;        /* the client reconnects with backoff; try at the next tick */
+  if (lp__ckpt_assign_restore(cw)) return;                /* assigned partitions first: their records are held */
+  if (!cw->prompt && now - cw->last_ckpt_ms < cw->srv->cfg->checkpoint.interval_ms) return;
   if (backlog(cw) == 0 && cw->held_head == NULL) {  /* nothing applied since the last checkpoint */
     cw->last_ckpt_ms = now;
     return;
@@ -494,7 +477,7 @@ int lp__ckpt_hold(const lp_server *srv) {
 void lp__ckpt_applied(lp_server *srv, int topic_idx, int32_t partition, int64_t offset) {
   lp_ckpt_wire *cw = srv->ckpt;
   if (cw == NULL || topic_idx < 0 || topic_idx >= TOPICS || partition < 0 || (uint32_t)partition >= cw->shards) return;
-  int64_t *a = off_at(cw->applied, cw, topic_idx, (uint32_t)partition);
+  int64_t *a = lp__ckpt_off(cw->applied, cw, topic_idx, (uint32_t)partition);
   if (offset > *a) *a = offset;
   cw->finished++;
 }
@@ -586,7 +569,9 @@ static int setup(lp_ckpt_wire *cw, char *err, size_t errsz) {
   cw->committed_version = lp_calloc(cw->shards, sizeof(uint64_t));
   cw->cut_version = lp_calloc(cw->shards, sizeof(uint64_t));
   cw->barriers = lp_calloc(cw->workers, sizeof(lp_ckpt_barrier *));
-  if (!cw->applied || !cw->cut || !cw->committed || !cw->committed_version || !cw->cut_version || !cw->barriers ||
+  cw->pst = lp_calloc(cw->shards, 1);
+  cw->in_cut = lp_calloc(cw->shards, 1);
+  if (!cw->pst || !cw->in_cut || !cw->applied || !cw->cut || !cw->committed || !cw->committed_version || !cw->cut_version || !cw->barriers ||
       lp__ckpt_miners_new(&cw->miners) != LP_OK) {
     snprintf(err, errsz, "out of memory");
     return LP_ENOMEM;
@@ -673,12 +658,13 @@ static void redis_closed(void *ud) {
 
 /* Closes the timers and the Redis client once no request is in flight (closing the client completes a
  * request with LP_ECANCELED, whose callback must still find the state). */
-static void close_all(lp_ckpt_wire *cw) {
+void lp__ckpt_close_all(lp_ckpt_wire *cw) {
   if (cw->phase == PH_CLOSING && cw->open_handles > 2) return;
   cw->phase = PH_CLOSING;
   uv_timer_stop(&cw->timer);
   uv_timer_stop(&cw->align_timer);
-  if (cw->barriers_out > 0 || cw->loads_out > 0) return;  /* barrier_back / load_back call idle() again */
+  /* barrier_back / load_back / drop_back call this again */
+  if (cw->barriers_out > 0 || cw->loads_out > 0 || cw->drops_out > 0) return;
   cw->open_handles++;  /* the redis client */
   uv_close((uv_handle_t *)&cw->timer, handle_closed);
   uv_close((uv_handle_t *)&cw->align_timer, handle_closed);
@@ -700,7 +686,8 @@ void lp__ckpt_stop(lp_server *srv, void (*done)(void *arg), void *arg) {
     begin(cw);
     return;
   }
-  if (cw->phase == PH_IDLE || cw->phase == PH_RESTORING || cw->phase == PH_CLOSING) close_all(cw);
+  if (cw->phase == PH_IDLE || cw->phase == PH_RESTORING || cw->phase == PH_CLOSING || cw->phase == PH_ASSIGNING)
+    lp__ckpt_close_all(cw);
   /* else a checkpoint or a load is under way: its end calls idle(), which closes */
 }
 
@@ -721,6 +708,8 @@ void lp__ckpt_free(lp_server *srv) {
   lp_free(cw->committed);
   lp_free(cw->committed_version);
   lp_free(cw->cut_version);
+  lp_free(cw->pst);
+  lp_free(cw->in_cut);
   lp_free(cw);
   srv->ckpt = NULL;
 }

@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "server/checkpoint_int.h"
+#include "server/watch.h"
 
 /* ---- messages ------------------------------------------------------------------------------------- */
 
@@ -121,14 +122,25 @@ static void barrier_done(lp_msg *m) {
 }
 
 
-/* On the worker: the full snapshot of the chain, then each delta checked. The shard was opened empty. */
+/* Empties a shard (closed and opened again on the same environment). */
+static int reset_shard(lp_shard *sh, char *errstr, size_t errsz) {
+  const lp_shard_env *env = sh->env;
+  uint32_t id = sh->id;
+  lp_shard_close(sh);
+  int rc = lp_shard_open(sh, id, env);
+  if (rc != LP_OK) snprintf(errstr, errsz, "cannot open shard %u again empty: %s", id, lp_strerror(rc));
+  return rc;
+}
+
+/* On the worker: the full snapshot of the chain, then each delta checked. The shard was opened empty at
+ * start; a shard loaded for a rebalance's assignment is emptied first (reset). */
 static void load_run(lp_worker *w, lp_msg *m) {
   lp_ckpt_load *l = (lp_ckpt_load *)m;
   for (uint32_t i = 0; i < l->n; i++) {
     lp_ckpt_shard_in *in = &l->s[i];
     lp_shard *sh = lp__worker_shard(w, in->shard);
-    in->err = LP_OK;
-    if (in->nblobs > 0) in->err = lp_shard_load(sh, in->blobs[0], in->lens[0], in->errmsg, sizeof(in->errmsg));
+    in->err = in->reset ? reset_shard(sh, in->errmsg, sizeof(in->errmsg)) : LP_OK;
+    if (in->err == LP_OK && in->nblobs > 0) in->err = lp_shard_load(sh, in->blobs[0], in->lens[0], in->errmsg, sizeof(in->errmsg));
     for (size_t j = 1; in->err == LP_OK && j < in->nblobs; j++)
       in->err = lp__ckpt_delta_check(in->shard, in->blobs[j], in->lens[j], in->errmsg, sizeof(in->errmsg));
     in->version = sh->version;
@@ -214,7 +226,15 @@ int lp__ckpt_global_encode(lp_server *srv, lp_ckpt_miners *names, lp_buf *out) {
   }
   msgpack_packer pk;
   msgpack_packer_init(&pk, out, sbuf_write);
-  int bad = msgpack_pack_array(&pk, 4);
+  /* [magic, version, stages, miners, watches]: the fifth (the watch registry, server/watch_state.c) is
+   * optional on reading, so a blob written before watches existed still loads. */
+  lp_buf watches = LP_BUF_INIT;
+  if (srv->watches != NULL && (rc = lp__watches_encode(srv->watches, &watches)) != LP_OK) {
+    lp_buf_free(&stages);
+    lp_buf_free(&watches);
+    return rc;
+  }
+  int bad = msgpack_pack_array(&pk, 5);
   bad |= msgpack_pack_str_with_body(&pk, LP_CKPT_GLOBAL_MAGIC, strlen(LP_CKPT_GLOBAL_MAGIC));
   bad |= msgpack_pack_uint32(&pk, LP_CKPT_GLOBAL_VERSION);
   bad |= msgpack_pack_bin_with_body(&pk, stages.data, stages.len);
@@ -238,6 +258,8 @@ int lp__ckpt_global_encode(lp_server *srv, lp_ckpt_miners *names, lp_buf *out) {
     bad |= msgpack_pack_int64(&pk, st->last_ms);
     bad |= msgpack_pack_uint8(&pk, (uint8_t)mn->throttled);
   }
+  bad |= msgpack_pack_bin_with_body(&pk, watches.data, watches.len);
+  lp_buf_free(&watches);
   return bad ? LP_ENOMEM : LP_OK;
 }
 
@@ -275,7 +297,7 @@ int lp__ckpt_global_decode(lp_server *srv, lp_ckpt_miners *names, const void *da
   size_t off = 0;
   int rc = LP_EINVAL;
   if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || u.data.type != MSGPACK_OBJECT_ARRAY ||
-      u.data.via.array.size != 4) {
+      (u.data.via.array.size != 4 && u.data.via.array.size != 5)) {
     snprintf(errstr, errsz, "global state: not a global state blob");
     goto out;
   }
@@ -296,6 +318,14 @@ int lp__ckpt_global_decode(lp_server *srv, lp_ckpt_miners *names, const void *da
     rc = lp_stages_load_global(srv->stages, f[2].via.bin.ptr, f[2].via.bin.size, errstr, errsz);
   for (uint32_t i = 0; rc == LP_OK && i < f[3].via.array.size; i++)
     rc = load_miner(srv, names, &f[3].via.array.ptr[i], errstr, errsz);
+  if (rc == LP_OK && u.data.via.array.size == 5) {
+    if (f[4].type != MSGPACK_OBJECT_BIN) {
+      snprintf(errstr, errsz, "global state: the watch registry is not a binary");
+      rc = LP_EINVAL;
+    } else if (srv->watches != NULL && f[4].via.bin.size > 0) {
+      rc = lp__watches_decode(srv->watches, f[4].via.bin.ptr, f[4].via.bin.size, errstr, errsz);
+    }
+  }
 out:
   msgpack_unpacked_destroy(&u);
   return rc;

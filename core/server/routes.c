@@ -13,8 +13,11 @@
 #include "lp_version.h"
 #include "server/auth.h"
 #include "server/console.h"
+#include "server/model.h"
+#include "server/peers.h"
 #include "server/server_int.h"
 #include "server/stream_int.h"
+#include "server/watch.h"
 
 static void route_healthz(lp_http_req *req, lp_str param, void *ud) {
   (void)param;
@@ -75,7 +78,13 @@ static void route_status(lp_http_req *req, lp_str param, void *ud) {
   lp__stream_status(srv, &b);
   lp_buf_puts(&b, ",");
   lp__ckpt_status(srv, &b);
-  lp_buf_printf(&b, ",\"peers\":[],\"model\":null,\"backlog\":%zu,"
+  lp_model_ref *model = lp__model_acquire();
+  lp_buf_puts(&b, ",\"peers\":");
+  lp_peers_status(srv->peers, &b);
+  lp_buf_puts(&b, ",\"model\":");
+  lp_buf_json_str(&b, lp__model_name(model), strlen(lp__model_name(model)));
+  lp__model_release(model);
+  lp_buf_printf(&b, ",\"backlog\":%zu,"
                 "\"memory\":{\"rss\":%llu,\"max\":%lld,\"high\":%s}}",
                 srv->workers ? lp_workers_in_flight(srv->workers) : 0, (unsigned long long)srv->rss_bytes,
                 (long long)c->server.max_memory, srv->memory_high ? "true" : "false");
@@ -153,7 +162,12 @@ static const lp_route routes[] = {
   { HTTP_POST, "/v1/outcomes", "/v1/outcomes", lp__route_outcomes },
   { HTTP_GET, "/v1/leads/{domain}", "/v1/leads/{domain}", route_lead_get },
   { HTTP_POST, "/v1/leads", "/v1/leads", lp__route_leads },
+  { HTTP_POST, "/v1/admin/reload", "/v1/admin/reload", lp__route_admin_reload },
   { HTTP_GET, "/v1/miners", "/v1/miners", lp__route_miners },
+  { HTTP_POST, "/v1/watches", "/v1/watches", lp__route_watches_post },
+  { HTTP_GET, "/v1/watches", "/v1/watches", lp__route_watches_list },
+  { HTTP_GET, "/v1/watches/{id}", "/v1/watches/{id}", lp__route_watch_get },
+  { HTTP_DELETE, "/v1/watches/{id}", "/v1/watches/{id}", lp__route_watch_delete },
   { HTTP_GET, "/v1/miners/{id}", "/v1/miners/{id}", lp__route_miner },
   { HTTP_GET, "/", "/", lp__route_console },
   { HTTP_GET, "/docs", "/docs", lp__route_docs },

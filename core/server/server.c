@@ -12,7 +12,11 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "server/model.h"
+#include "server/enrich.h"
+#include "server/peers.h"
 #include "server/server_int.h"
+#include "server/watch.h"
 
 /* ---- workers: open, load, tick, save, close their shards ----------------------------------------- */
 
@@ -314,6 +318,7 @@ static int load_global(lp_server *srv) {
 
 static void workers_stopped(void *arg) {
   lp_server *srv = arg;
+  lp_enricher_stop(srv->enrich);  /* a start that failed never reached http_closed */
   save_global(srv);
   lp_archive_close(lp_archive_active());  /* writes what is buffered, then lets the loop end */
   close_handle((uv_handle_t *)&srv->sigint);
@@ -326,7 +331,9 @@ static void workers_stopped(void *arg) {
 
 static void ckpt_stopped(void *arg) {
   lp_server *srv = arg;
-  /* No event can come any more: drain the rings, save the shards, join the workers. */
+  /* No event can come any more: the watches stop (pending webhooks dead-lettered, registry saved), then
+   * drain the rings, save the shards, join the workers. */
+  lp__watches_stop(srv);
   if (srv->workers) lp_workers_stop(srv->workers, workers_stopped, srv);
   else workers_stopped(srv);
 }
@@ -340,6 +347,9 @@ static void stream_stopped(void *arg) {
 static void http_closed(void *arg) {
   lp_server *srv = arg;
   srv->http = NULL;
+  lp_peers_close(srv->peers);  /* no query can ask them any more; freed once libuv closed its handles */
+  srv->peers = NULL;
+  lp_enricher_stop(srv->enrich);  /* no vendor answer may reach the workers once they stop */
   /* No request can come any more: leave the consumer group, finish the records in flight, flush the
    * producer (stream.c), then the workers. */
   lp__stream_stop(srv, stream_stopped, srv);
@@ -374,7 +384,7 @@ void lp__server_fail(lp_server *srv, const char *why) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
-    lp_log_info("SIGHUP ignored: nothing to reload yet", "%s", "");
+    lp__model_reload(h->data, NULL, NULL);  /* model.c: off the reactor, logged */
     return;
   }
   begin_shutdown(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -427,6 +437,24 @@ static int start_http(lp_server *srv) {
   return LP_OK;
 }
 
+/* server.peers: the other instances POST /v1/leads asks (peers.c); a random id tells this one apart. */
+static int start_peers(lp_server *srv) {
+  uint8_t rnd[8] = { 0 };
+  uint64_t id;
+  if (uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) memcpy(rnd, &srv->started_ms, sizeof(rnd));
+  memcpy(&id, rnd, sizeof(id));
+  snprintf(srv->instance_id, sizeof(srv->instance_id), "%d-%016llx", (int)getpid(), (unsigned long long)id);
+  if (!srv->cfg->server.peers[0]) return LP_OK;
+  lp_peers_opts po = { srv->cfg->server.peers, srv->instance_id, srv->cfg->server.peer_timeout_ms,
+                       srv->cfg->server.peer_refresh_ms };
+  char err[256] = "";
+  int rc = lp_peers_new(&srv->loop, &po, &srv->peers, err, sizeof(err));
+  if (rc != LP_OK) lp_log_error("cannot start the peers", "peers=\"%s\" err=\"%s\"", srv->cfg->server.peers, err);
+  else lp_log_info("peers on", "peers=\"%s\" timeout_ms=%lld", srv->cfg->server.peers,
+                   (long long)srv->cfg->server.peer_timeout_ms);
+  return rc == LP_ENOMEM ? LP_ENOMEM : rc == LP_OK ? LP_OK : LP_ECONFIG;
+}
+
 static int start(lp_server *srv) {
   char err[512] = "";
   int rc = lp_metrics_new(&srv->metrics, (size_t)srv->cfg->metrics.max_series);
@@ -434,6 +462,10 @@ static int start(lp_server *srv) {
   lp_metrics_set_default(srv->metrics);
   lp_metrics_thread_register();
   if ((rc = setup_metrics(srv)) != LP_OK) return rc;
+  const lp_config *qc = srv->cfg;
+  if ((rc = lp__shed_init(&srv->shed, (uint32_t)qc->query.max_in_flight, qc->query.queue_target_ms,
+                          qc->query.queue_interval_ms, srv->metrics)) != LP_OK)
+    return rc;
   if ((rc = lp_techtable_builtin(&srv->tech, err, sizeof(err))) != LP_OK ||
       (rc = lp_analyzer_new(&srv->analyzer, srv->tech, NULL, err, sizeof(err))) != LP_OK ||
       (rc = lp_analyzer_ctx_new(&srv->reactor_analyzer, srv->analyzer, err, sizeof(err))) != LP_OK ||
@@ -456,13 +488,24 @@ static int start(lp_server *srv) {
   /* With Redis the checkpoint holds the global state (checkpoint.c); else the file beside the shards. */
   if (!srv->cfg->redis.endpoint[0] && (rc = load_global(srv)) != LP_OK) return rc;
   if ((rc = lp_archive_start(&srv->loop, srv->metrics, NULL)) != LP_OK) return rc;
+  if ((rc = lp__model_start(srv)) != LP_OK) return rc;  /* model.c: the model and the training log */
   if ((rc = start_workers(srv)) != LP_OK) return rc;
   if ((rc = lp__tickets_new(srv)) != LP_OK) return rc;
+  if ((rc = lp__watches_start(srv)) != LP_OK) return rc;
+  if ((rc = lp_enricher_new(&srv->enrich, srv, err, sizeof(err))) != LP_OK) {
+    lp_log_error("cannot start enrichment", "err=\"%s\"", err);
+    return rc;
+  }
   /* With Redis, Kafka starts once the checkpoint is restored (and /readyz says so meanwhile). */
   if ((rc = srv->cfg->redis.endpoint[0] ? lp__ckpt_start(srv) : lp__stream_start(srv)) != LP_OK) return rc;
   srv->rss_bytes = read_rss();  /* /v1/status shows it from the first request on */
   uv_timer_start(&srv->pressure_timer, on_pressure, PRESSURE_INTERVAL_MS, PRESSURE_INTERVAL_MS);
-  return start_http(srv);
+  if ((rc = start_peers(srv)) != LP_OK) return rc;
+  if ((rc = start_http(srv)) != LP_OK) {
+    lp_peers_close(srv->peers);  /* its refresh timer would keep the loop alive */
+    srv->peers = NULL;
+  }
+  return rc;
 }
 
 int lp_server_run(lp_config *cfg) {
@@ -498,10 +541,13 @@ int lp_server_run(lp_config *cfg) {
   }
   uv_run(&srv->loop, UV_RUN_DEFAULT);
   int exit_code = srv->exit_code;
+  lp__model_free();  /* model.c: writes what the training log still holds */
   lp__stream_free(srv);
   lp__ckpt_free(srv);
   lp__tickets_free(srv);
+  lp_enricher_free(srv->enrich);
   lp_archive_free(lp_archive_active());
+  lp__watches_free(srv);
   lp_workers_free(srv->workers);
   if (uv_loop_close(&srv->loop) != 0) lp_log_warn("loop closed with handles open", "%s", "");
   lp_stages_free(srv->stages);

@@ -10,6 +10,7 @@
 #include "text/analyzer.h"
 #include "text/techtable.h"
 #include "metrics/metrics.h"
+#include "server/shed.h"
 #include "shard/shard.h"
 #include "stage/registry.h"
 #include "stages/ingest/ingest.h"
@@ -55,9 +56,14 @@ typedef struct lp_server {
   struct lp_stream *stream;        /* Kafka (stream.c); NULL when kafka.mode resolves to off */
   struct lp_tickets *tickets;      /* HTTP ingest items waiting for Kafka (ingest_kafka.c) */
   struct lp_ckpt_wire *ckpt;       /* checkpoints to Redis (checkpoint.c); NULL without redis.endpoint */
+  struct lp_watches *watches;      /* standing queries and webhooks (watch.c) */
+  struct lp_peers *peers;          /* the other instances (peers.c); NULL without server.peers */
+  char instance_id[40];            /* random per process: a peer recognises its own address by it */
+  struct lp_enricher *enrich;      /* firmographic enrichment (enrich.c); NULL when no vendor key is set */
   uv_timer_t pressure_timer;       /* memory ceiling and backpressure (server.c, stream.c) */
   uint64_t rss_bytes;              /* resident set, read by the pressure timer */
   int memory_high;                 /* rss over 90% of server.max_memory, until it falls under 80% */
+  lp_shed shed;                    /* admission control of POST /v1/leads (shed.c) */
 
   /* metrics, looked up once */
   lp_metric_family *m_http_requests, *m_http_duration, *m_snippets, *m_outcomes, *m_leads;
@@ -203,6 +209,11 @@ void lp__server_fail(lp_server *srv, const char *why);
 void lp__stream_flush(lp_server *srv);
 size_t lp__stream_in_flight(const lp_server *srv);
 void lp__stream_seek(lp_server *srv, int topic_idx, int32_t partition, int64_t offset);
+/* 1 when no record of the partition (either topic) is in flight. Reactor thread. */
+int lp__stream_part_idle(const lp_server *srv, int32_t partition);
+/* The partition's records start after offset (-1: from the beginning) from now on: those below are
+ * skipped as already in the restored state. Reactor thread. */
+void lp__stream_restart_at(lp_server *srv, int topic_idx, int32_t partition, int64_t offset);
 
 /* ---- checkpoint.c: exactly-once state in Redis (docs/adr/0013-checkpoint-wiring.md) ------------------ */
 
@@ -220,6 +231,14 @@ void lp__ckpt_free(lp_server *srv);
 /* 1 while the consumer must not take a record: a checkpoint is aligning, or the un-checkpointed backlog
  * is over checkpoint.max_backlog. */
 int lp__ckpt_hold(const lp_server *srv);
+/* Rebalances in external mode (docs/adr/0015-scale-out.md). assign: 1 when the checkpoint layer restores
+ * the partition before its records are applied (the caller starts the consumer at the beginning); revoke:
+ * the partition's state is written once more (not when lost), then dropped; part_held: its records must
+ * wait (restore pending); parts_ready: 0 with why while an assigned partition is being restored. Reactor. */
+int lp__ckpt_assign(lp_server *srv, int32_t partition);
+void lp__ckpt_revoke(lp_server *srv, int32_t partition, int lost);
+int lp__ckpt_part_held(const lp_server *srv, int32_t partition);
+int lp__ckpt_parts_ready(const lp_server *srv, char *why, size_t cap);
 /* The stream marked topic_idx/partition applied up to offset (one record finished in order). */
 void lp__ckpt_applied(lp_server *srv, int topic_idx, int32_t partition, int64_t offset);
 /* A record was finished without its effect at shutdown (a purged dead letter or copy): the offsets are

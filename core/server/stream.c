@@ -10,11 +10,15 @@
  * Kafka (HTTP ingest applies directly).
  *
  * Rebalance: on assign, a partition starts after its last applied offset (or at the beginning: the log is
- * the source of truth), or after its last record still in flight when this instance owned it before. On
- * revoke nothing can be waited for on the loop, so records of revoked partitions already taken finish
- * normally (the shards are all local to this process) and still mark their offsets, which only this
- * instance reads; no record of them is delivered after the revoke. The new owner reads from its own start
- * and the dedupe stage drops what both applied.
+ * the source of truth), or after its last record still in flight when this instance owned it before; a
+ * record below the offset the partition restarted at is skipped (already in the state). With checkpoints in
+ * external mode the partition is first restored from its checkpoint (checkpoint_assign.c: its records are
+ * held until then, the consumer reads from the beginning and skips what the checkpoint holds). On revoke
+ * nothing can be waited for on the loop, so records of revoked partitions already taken finish normally
+ * (the shards are all local to this process) and still mark their offsets; no record of them is delivered
+ * after the revoke. With checkpoints the revoked state is written once more (fenced) and then dropped
+ * (docs/adr/0015-scale-out.md); without, the new owner reads from its own start and the dedupe stage drops
+ * what both applied.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +52,10 @@ static void on_assign(void *ud, lp_kafka_partition *parts, size_t n) {
     if (parts[i].topic_idx < 0 || parts[i].topic_idx >= LP_STREAM_TOPICS) continue;
     lp_stream_part *pp = lp__stream_part(st, parts[i].topic_idx, parts[i].partition);
     if (pp->head != NULL && pp->next_offset > parts[i].offset) parts[i].offset = pp->next_offset;
+    /* With checkpoints (external mode) the partition's state is restored before any record is applied:
+     * its records are held until then, and the consumer reads from the beginning while the records the
+     * checkpoint holds are skipped (docs/adr/0015-scale-out.md). */
+    if (lp__ckpt_assign(st->srv, parts[i].partition)) parts[i].offset = LP_KAFKA_OFFSET_BEGINNING;
     lag_series(st, parts[i].topic_idx, parts[i].partition);
   }
   lp_log_info("kafka partitions assigned", "count=%zu first=%s/%d", n, n ? parts[0].topic : "-",
@@ -59,6 +67,7 @@ static void on_revoke(void *ud, const lp_kafka_partition *parts, size_t n, int l
   for (size_t i = 0; i < n; i++) {
     if (parts[i].topic_idx < 0 || parts[i].topic_idx >= LP_STREAM_TOPICS) continue;
     lp_gauge_set(lag_series(st, parts[i].topic_idx, parts[i].partition), 0);
+    lp__ckpt_revoke(st->srv, parts[i].partition, lost);
   }
   lp_log_info("kafka partitions revoked", "count=%zu lost=%d in_flight=%zu", n, lost, st->in_flight);
 }
@@ -291,7 +300,7 @@ void lp__stream_tick(lp_server *srv, int64_t now_ms) {
     for (uint32_t p = 0; p < st->shards; p++) {
       lp_stream_part *pp = lp__stream_part(st, t, (int32_t)p);
       if (!pp->bp_paused) continue;
-      if (!srv->memory_high && !lp__ckpt_hold(srv) && lp_workers_backlog_of(srv->workers, lp_workers_owner(p, nw)) <= low) {
+      if (!srv->memory_high && !lp__ckpt_hold(srv) && !lp__ckpt_part_held(srv, (int32_t)p) && lp_workers_backlog_of(srv->workers, lp_workers_owner(p, nw)) <= low) {
         pp->bp_paused = 0;
         lp_kafka_consumer_resume(st->cons, t, (int32_t)p);
       } else {
@@ -322,6 +331,7 @@ int lp__stream_ready(const lp_server *srv, char *why, size_t cap) {
     snprintf(why, cap, "kafka: waiting for the consumer group's assignment (group %s)", srv->cfg->kafka.group_id);
     return 0;
   }
+  if (!lp__ckpt_parts_ready(srv, why, cap)) return 0;
   int64_t lag = 0;
   for (int t = 0; t < LP_STREAM_TOPICS; t++) {
     for (uint32_t p = 0; p < st->shards; p++) {
@@ -415,4 +425,20 @@ void lp__stream_seek(lp_server *srv, int topic_idx, int32_t partition, int64_t o
 
 const char *lp__stream_instance(const lp_server *srv) {
   return srv->stream ? srv->stream->instance : "";
+}
+
+int lp__stream_part_idle(const lp_server *srv, int32_t partition) {
+  lp_stream *st = srv->stream;
+  if (st == NULL || partition < 0 || (uint32_t)partition >= st->shards) return 1;
+  for (int t = 0; t < LP_STREAM_TOPICS; t++)
+    if (lp__stream_part(st, t, partition)->head != NULL) return 0;
+  return 1;
+}
+
+void lp__stream_restart_at(lp_server *srv, int topic_idx, int32_t partition, int64_t offset) {
+  lp_stream *st = srv->stream;
+  if (st == NULL || topic_idx < 0 || topic_idx >= LP_STREAM_TOPICS || partition < 0 || (uint32_t)partition >= st->shards)
+    return;
+  lp__stream_part(st, topic_idx, partition)->next_offset = offset >= 0 ? offset + 1 : -1;
+  if (offset >= 0 && st->cons) lp_kafka_consumer_mark_applied(st->cons, topic_idx, partition, offset);
 }

@@ -301,6 +301,13 @@ int lp__stream_on_record(void *ud, const lp_kafka_record *rec) {
       (uint32_t)rec->partition >= st->shards)
     return 0;
   lp_stream_part *pp = lp__stream_part(st, rec->topic_idx, rec->partition);
+  /* Before the state of an assigned partition is restored, nothing of it is applied (held); after, a
+   * record the state already holds (below the restored offsets) is skipped. */
+  if (lp__ckpt_part_held(srv, rec->partition)) {
+    pp->bp_paused = 1;
+    return LP_EAGAIN;
+  }
+  if (pp->next_offset >= 0 && rec->offset < pp->next_offset) return 0;
   uint32_t worker = lp_workers_owner((uint32_t)rec->partition, lp_workers_count(srv->workers));
   lp_stream_rec *r = NULL;
   if (srv->memory_high || lp__ckpt_hold(srv) || lp__worker_over(srv, worker) || (r = copy_record(st, rec)) == NULL) {

@@ -15,20 +15,55 @@
 #include "base/buf.h"
 #include "leadpoet/stage.h"
 #include "shard/termvec.h"
+#include "text/analyzer.h"
 
 /* Hard ceilings of the per-lead tech history; [stage.churn] max_technologies and max_history choose the
  * working caps below them (stages/churn/churn.h). */
 #define LP_LEAD_CHURN_CAP 1024
 #define LP_LEAD_TECH_CAP 1024
 
+/* One evidence snippet of a lead. Its strings are ONE allocation (lp__evidence_block): "id\0text\0", then
+ * "url\0" when present (lp_evidence_url); the miner id is interned in the table (one copy per distinct
+ * miner, compared by pointer).
+ * Its signature: a 16-bit fingerprint (lp_evidence_fp) of every distinct term of the text as the index's
+ * analyzer makes them (stemmed, stop words dropped, technology names as one term), in two sorted runs:
+ * the terms with a letter (n_words: what near-duplicate detection compares), then (n_other) the digit-only
+ * terms and the category terms (lp_category_term) of the technologies the text names, when the table has
+ * a technology table. The runs of all of a lead's evidence sit in one array of the lead (lp_lead.fps, at
+ * fp_off), so that model v0 reads a candidate's signatures in one or two cache lines instead of one
+ * allocation per evidence, and never re-reads the text per query. */
 typedef struct lp_evidence {
-  char *snippet_id;
-  char *miner;
-  char *text;
-  char *url;         /* NULL when absent */
+  char *snippet_id;   /* the block; NULL in an unused slot */
+  char *text;         /* inside the block */
+  const char *miner;  /* interned in the table's miner set: equal ids are the same pointer */
   int64_t ts_ms;
-  uint32_t kind;
+  uint32_t fp_off;    /* its runs in the lead's fps: [fp_off, fp_off + n_words + n_other) */
+  uint16_t n_words;   /* fingerprints of the terms with a letter */
+  uint16_t n_other;   /* then digit-only terms and categories */
+  uint8_t kind;
+  uint8_t sig;        /* 1 once the fingerprints are computed (the table had an analyzer, or lp_lead_sign) */
+  uint8_t has_url;    /* the block holds a url after the text */
 } lp_evidence;
+
+/* The fingerprint of a term (hash = lp_term_hash). */
+static inline uint16_t lp_evidence_fp(uint64_t term_hash) {
+  return (uint16_t)(term_hash ^ (term_hash >> 16) ^ (term_hash >> 32) ^ (term_hash >> 48));
+}
+/* The url of an evidence, or NULL. */
+static inline const char *lp_evidence_url(const lp_evidence *e) {
+  if (!e->has_url) return NULL;
+  const char *p = e->text;
+  while (*p) p++;
+  return p + 1;
+}
+/* The start of the evidence's one allocation (what lp_free takes; NULL for an unused slot). */
+static inline void *lp__evidence_block(const lp_evidence *e) { return e->snippet_id; }
+
+/* The table's interned miner ids: one refcounted copy per distinct id (leads.c). */
+typedef struct lp_minerset {
+  struct lp_miner_ent **slots;  /* open addressing, linear probing, power-of-two size */
+  uint32_t cap, n;
+} lp_minerset;
 
 /* One technology of the lead's stack over event time. A lead's tech[] holds the technologies in use first,
  * [0, n_tech), then the removed ones, [n_tech, n_tech + n_gone): a reader of "what it uses now" walks
@@ -73,11 +108,14 @@ typedef struct lp_lead {
   uint16_t n_gone, cap_tech;
   lp_churn *churn;       /* ring of the last changes: grows to the history cap, then wraps at churn_head */
   uint32_t n_churn, churn_head, cap_churn;
-  lp_evidence *ev;       /* evidence_cap slots, unordered; rendered newest first */
+  lp_evidence *ev;       /* n_ev slots (grown up to evidence_cap), unordered; rendered newest first */
   uint32_t n_ev;
   uint32_t n_miners;     /* distinct miners among ev, kept as evidence changes */
   lp_termvec tv;         /* the lead's document for the index (termvec.h) */
   uint8_t put_pending;   /* tv changed since the index last saw it (shard.c) */
+  uint8_t unsigned_ev;   /* some evidence has no signature yet (lp_lead_sign computes it) */
+  uint16_t *fps;         /* the signatures of the evidence (lp_evidence.fp_off), n_fps in use */
+  uint32_t n_fps;
   int32_t put_day;       /* the shard's newest event day when the index last got this document (shard.c) */
 } lp_lead;
 
@@ -89,6 +127,9 @@ typedef struct lp_lead_table {
   lp_termpool pool;      /* the term strings of every lead's termvec */
   const struct lp_techtable *tech;  /* borrowed, may be NULL: tech names are canonicalised through it */
   const struct lp_churn_conf *churn;  /* borrowed, may be NULL: the churn ETL's defaults */
+  lp_analyzer_ctx *analyzer;  /* borrowed, may be NULL: evidence is then stored unsigned (lp_lead_sign) */
+  lp_termfreqs tf;       /* scratch of the signatures */
+  lp_minerset miners;    /* the miner ids of every lead's evidence */
   uint32_t n_docs, cap_docs;
 } lp_lead_table;
 
@@ -126,10 +167,35 @@ int lp_lead_to_json(const lp_lead *l, lp_buf *out);
 int lp_leads_save(const lp_lead_table *t, lp_buf *out);
 int lp_leads_load(lp_lead_table *t, const void *data, size_t len, char *errstr, size_t errstr_size);
 
-/* Internal, for leads_io.c: insert a lead built outside the table (not present yet); free one. */
+/* Computes the signature of every evidence of l that has none (l->unsigned_ev), with actx (the calling
+ * worker's analyzer context, used only on that thread). A no-op for a signed lead. LP_OK; LP_EINVAL when
+ * actx is NULL; LP_ENOMEM (what is unsigned stays so, v0 reads it as matching no term, and the next call
+ * retries). The shard's worker. */
+int lp_lead_sign(lp_lead_table *t, lp_lead *l, lp_analyzer_ctx *actx);
+/* Signs the lead's unsigned evidence of this snippet from tf, its text's terms as the caller analyzed
+ * them (the same analyzer as the index: the shard's apply analyzes each text once, for the index and the
+ * signature). LP_OK (also when no such evidence is held) or LP_ENOMEM (it stays unsigned for
+ * lp_lead_sign). The shard's worker. */
+int lp_lead_sign_snippet(lp_lead_table *t, lp_lead *l, lp_str snippet_id, const lp_termfreqs *tf);
+
+/* Evidence e's fingerprints: its two sorted runs, n_words + n_other of them, in its lead l. */
+static inline const uint16_t *lp_evidence_fps(const lp_lead *l, const lp_evidence *e) { return l->fps + e->fp_off; }
+
+/* Whether evidence e of lead l holds a term of fps[0, n) (sorted fingerprints, lp_evidence_fp); 0 when
+ * unsigned. */
+int lp_evidence_has_term(const lp_lead *l, const lp_evidence *e, const uint16_t *fps, size_t n);
+
+/* Internal, for leads_io.c: insert a lead built outside the table (not present yet); free one (its
+ * miner ids are released from t). */
 int lp__leads_insert(lp_lead_table *t, lp_lead *l);
 uint32_t lp__lead_count_miners(const lp_lead *l);
-void lp__lead_free(lp_lead *l, uint32_t evidence_cap);
+void lp__lead_free(lp_lead_table *t, lp_lead *l);
+/* Stores one evidence into slot e (unused): the block with id, text and url, the interned miner, the
+ * signature when t has an analyzer. LP_OK or LP_ENOMEM (e stays unused). */
+int lp__evidence_set(lp_lead_table *t, lp_lead *l, lp_evidence *e, lp_str id, lp_str miner, lp_str text,
+                     lp_str url, int64_t ts_ms, uint32_t kind);
+/* Room for one more evidence slot in l (below t->evidence_cap). LP_OK or LP_ENOMEM. */
+int lp__lead_ev_reserve(lp_lead_table *t, lp_lead *l);
 /* Frees what a tech or churn entry owns (its name when the table does not know it). */
 void lp__tech_clear(lp_tech *e);
 void lp__churn_clear(lp_churn *c);

@@ -77,7 +77,7 @@ static void pack_lead(msgpack_packer *pk, const lp_termpool *pool, const lp_lead
     msgpack_pack_uint32(pk, e->kind);
     msgpack_pack_int64(pk, e->ts_ms);
     pack_str(pk, e->text);
-    pack_str(pk, e->url);
+    pack_str(pk, lp_evidence_url(e));
   }
   msgpack_pack_array(pk, l->tv.n);
   for (uint16_t i = 0; i < l->tv.n; i++) {
@@ -201,24 +201,37 @@ static int read_churn(rd *r, const lp_lead_table *t, lp_lead *l, const msgpack_o
   return r->failed ? LP_EINVAL : LP_OK;
 }
 
-static int read_evidence(rd *r, lp_lead *l, uint32_t cap, const msgpack_object *o) {
+/* A string field in place (no copy); nil gives an empty one when nil_ok. */
+static lp_str view(rd *r, const msgpack_object *o, int nil_ok, const char *what) {
+  if (o->type == MSGPACK_OBJECT_NIL && nil_ok) return (lp_str){ NULL, 0 };
+  if (o->type != MSGPACK_OBJECT_STR) {
+    fail(r, what);
+    return (lp_str){ NULL, 0 };
+  }
+  return (lp_str){ o->via.str.ptr, o->via.str.size };
+}
+
+/* The evidence is stored as lp_leads_apply_snippet stores it: one block, the miner interned, and its
+ * signature recomputed when the table has an analyzer (the format holds no signature: a change of the
+ * analyzer or the fingerprint never needs a migration), else computed by the first query that needs it. */
+static int read_evidence(rd *r, lp_lead_table *t, lp_lead *l, const msgpack_object *o) {
   const msgpack_object *a = arr(r, o, 0, "evidence is not an array");
   if (a == NULL) return LP_EINVAL;
   uint32_t n = o->via.array.size;
   /* A snapshot taken with a larger evidence_per_lead keeps its newest `cap` (they are unordered: keep the
    * first cap and let later applies evict by age; good enough across a config change). */
-  for (uint32_t i = 0; i < n && !r->failed && l->n_ev < cap; i++) {
+  for (uint32_t i = 0; i < n && !r->failed && l->n_ev < t->evidence_cap; i++) {
     const msgpack_object *e = arr(r, &a[i], 6, "evidence entry");
     if (e == NULL) break;
-    lp_evidence *ev = &l->ev[l->n_ev];
-    ev->snippet_id = str(r, &e[0], 0, "evidence snippet_id");
-    ev->miner = str(r, &e[1], 0, "evidence miner");
+    lp_str id = view(r, &e[0], 0, "evidence snippet_id"), miner = view(r, &e[1], 0, "evidence miner");
     int64_t kind = i64(r, &e[2], "evidence kind");
+    int64_t ts = i64(r, &e[3], "evidence ts");
+    lp_str text = view(r, &e[4], 0, "evidence text"), url = view(r, &e[5], 1, "evidence url");
+    if (r->failed) break;
     if (kind < 0 || kind >= LP_KIND__COUNT) return fail(r, "evidence kind out of range");
-    ev->kind = (uint32_t)kind;
-    ev->ts_ms = i64(r, &e[3], "evidence ts");
-    ev->text = str(r, &e[4], 0, "evidence text");
-    ev->url = str(r, &e[5], 1, "evidence url");
+    if (lp__lead_ev_reserve(t, l) != LP_OK ||
+        lp__evidence_set(t, l, &l->ev[l->n_ev], id, miner, text, url, ts, (uint32_t)kind) != LP_OK)
+      return fail(r, "out of memory");
     l->n_ev++;
   }
   return r->failed ? LP_EINVAL : LP_OK;
@@ -247,8 +260,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o, int6
   const msgpack_object *f = arr(r, o, 13, "lead is not an array of 13");
   if (f == NULL) return NULL;
   lp_lead *l = lp_calloc(1, sizeof(*l));
-  if (l == NULL || (l->ev = lp_calloc(t->evidence_cap, sizeof(lp_evidence))) == NULL) {
-    lp_free(l);
+  if (l == NULL) {
     fail(r, "out of memory");
     return NULL;
   }
@@ -268,7 +280,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o, int6
       l->outcomes[e] = (uint32_t)i64(r, &oc[e], "outcome count");
   if (!r->failed) read_tech(r, t, l, &f[10], ver);
   if (!r->failed) read_churn(r, t, l, &f[11]);
-  if (!r->failed) read_evidence(r, l, t->evidence_cap, &f[12]);
+  if (!r->failed) read_evidence(r, t, l, &f[12]);
   if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
   if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
   l->n_miners = lp__lead_count_miners(l);
@@ -302,11 +314,11 @@ int lp_leads_load(lp_lead_table *t, const void *data, size_t len, char *errstr, 
       if (l == NULL) break;
       if (r.failed || l->domain == NULL || lp_leads_get(t, l->domain, strlen(l->domain), l->hash) != NULL) {
         if (!r.failed) fail(&r, "duplicate lead");
-        lp__lead_free(l, t->evidence_cap);
+        lp__lead_free(t, l);
         break;
       }
       if (lp__leads_insert(t, l) != LP_OK) {
-        lp__lead_free(l, t->evidence_cap);
+        lp__lead_free(t, l);
         fail(&r, "out of memory");
       }
     }

@@ -42,23 +42,64 @@ void lp_shard_close(lp_shard *sh) {
   lp_leads_free(&sh->leads);
   lp_termfreqs_free(&sh->tf);
   lp_free(sh->terms);
+  lp_free(sh->tid_of);
+  lp_free(sh->decay);
   lp_free(sh->pending);
   sh->pending = NULL;
   sh->stages = NULL;
   sh->index = NULL;
   sh->terms = NULL;
+  sh->tid_of = NULL;
+  sh->cap_tid_of = 0;
+  sh->decay = NULL;
 }
 
 static int32_t day_of(int64_t ts_ms) { return (int32_t)(ts_ms / 86400000); }
 
-/* Puts the lead's current document into the index (or takes it out when it became empty). */
+/* The index's id of term pool id `term`, pinned in the index at its first use and kept for the shard's
+ * life (the pool never forgets a term either), so that a put names its terms by id: no hashing or
+ * comparing of term bytes per term per put. LP_TERM_NONE when memory ran out. */
+static uint32_t index_tid(lp_shard *sh, uint32_t term) {
+  if (term >= sh->cap_tid_of) {
+    size_t cap = sh->cap_tid_of ? sh->cap_tid_of : 1024;
+    while (cap <= term) cap *= 2;
+    uint32_t *v = lp_realloc(sh->tid_of, cap * sizeof(uint32_t));
+    if (v == NULL) return LP_TERM_NONE;
+    for (size_t i = sh->cap_tid_of; i < cap; i++) v[i] = LP_TERM_NONE;
+    sh->tid_of = v;
+    sh->cap_tid_of = cap;
+  }
+  if (sh->tid_of[term] == LP_TERM_NONE) {
+    size_t len = 0;
+    const char *s = lp_termpool_str(&sh->leads.pool, term, &len);
+    uint32_t tid;
+    if (s == NULL || lp_index_term_pin(sh->index, s, len, &tid) != LP_OK) return LP_TERM_NONE;
+    sh->tid_of[term] = tid;
+  }
+  return sh->tid_of[term];
+}
+
+/* The decay factors of ages 0 .. LP_SHARD_DECAY_DAYS - 1 for half-life hl, exactly what exp2() gives, kept
+ * so that put_doc looks its factor up instead of calling exp2() per term; rebuilt if the env's half-life
+ * changes. NULL when memory ran out (the caller then calls exp2()). */
+static const double *decay_table(lp_shard *sh, double hl) {
+  if (sh->decay != NULL && sh->decay_hl == hl) return sh->decay;
+  if (sh->decay == NULL && (sh->decay = lp_malloc(LP_SHARD_DECAY_DAYS * sizeof(double))) == NULL) return NULL;
+  for (uint32_t a = 0; a < LP_SHARD_DECAY_DAYS; a++) sh->decay[a] = exp2(-(double)a / hl);
+  sh->decay_hl = hl;
+  return sh->decay;
+}
+
+/* Puts the lead's current document into the index (or takes it out when it became empty). The index
+ * updates a document whose current version is in its mutable segment in place (lp_index_put), so a lead
+ * that gets snippets often costs the postings that changed, not a new copy of its document. */
 static int put_doc(lp_shard *sh, lp_lead *l) {
   if (l->tv.n == 0) {
     int rc = lp_index_delete(sh->index, l->doc);
     return rc == LP_ENOENT ? LP_OK : rc;
   }
   if (sh->cap_terms < l->tv.n) {
-    lp_index_term *t = lp_realloc(sh->terms, LP_TERMVEC_MAX * sizeof(lp_index_term));
+    lp_index_tterm *t = lp_realloc(sh->terms, LP_TERMVEC_MAX * sizeof(lp_index_tterm));
     if (t == NULL) return LP_ENOMEM;
     sh->terms = t;
     sh->cap_terms = LP_TERMVEC_MAX;
@@ -67,16 +108,17 @@ static int put_doc(lp_shard *sh, lp_lead *l) {
    * a lead's document is its recent evidence (issue 5, point 2). The clock is the shard's newest event, so
    * a replay gives the same index; lp_shard_maintain re-puts documents as that clock moves on. */
   double hl = sh->env->age_half_life_days;
+  const double *decay = hl > 0 ? decay_table(sh, hl) : NULL;
   for (uint16_t i = 0; i < l->tv.n; i++) {
-    size_t len = 0;
-    const char *term = lp_termpool_str(&sh->leads.pool, l->tv.v[i].term, &len);
+    uint32_t tid = index_tid(sh, l->tv.v[i].term);
+    if (tid == LP_TERM_NONE) return LP_ENOMEM;
     double w = l->tv.v[i].weight;
     int32_t age = sh->newest_day - l->tv.v[i].last_day;
-    if (hl > 0 && age > 0) w *= exp2(-(double)age / hl);
-    sh->terms[i] = (lp_index_term){ term, len, w };
+    if (hl > 0 && age > 0) w *= decay != NULL && age < LP_SHARD_DECAY_DAYS ? decay[age] : exp2(-(double)age / hl);
+    sh->terms[i] = (lp_index_tterm){ tid, w };
   }
   l->put_day = sh->newest_day;
-  return lp_index_put(sh->index, l->doc, sh->terms, l->tv.n);
+  return lp_index_put_ids(sh->index, l->doc, sh->terms, l->tv.n);
 }
 
 /* The index term of a technology category: a byte no analyzed word starts with, then the id, so that it
@@ -112,7 +154,9 @@ static int index_snippet(lp_shard *sh, lp_lead *l, const lp_snippet *s) {
     if (rc == LP_OK && f->tech != LP_TECH_NONE && sh->env->tech != NULL)
       rc = add_categories(sh, l, lp_techtable_at(sh->env->tech, f->tech), weight * f->count, day);
   }
-  /* sh->tf holds the text's terms: the technologies a tech snippet names count as seen (churn ETL) */
+  /* sh->tf holds the text's terms: they sign the evidence just stored (v0's relevance), and the
+   * technologies a tech snippet names count as seen (churn ETL) */
+  if (rc == LP_OK) (void)lp_lead_sign_snippet(&sh->leads, l, s->id, &sh->tf);  /* unsigned: lp_lead_sign later */
   if (rc == LP_OK) rc = lp_churn_mentions(sh->leads.churn, sh->env->tech, l, s, &sh->tf);
   const lp_str *lists[2] = { s->tech_added, s->tech_removed };
   uint32_t counts[2] = { s->n_tech_added, s->n_tech_removed };
@@ -182,9 +226,13 @@ const char *lp_shard_outcome(lp_shard *sh, const lp_outcome *o) {
 }
 
 int lp_shard_reindex(lp_shard *sh) {
+  /* The clock first: every document is weighed at the shard's newest day, as the live index has them. */
   for (uint32_t d = 0; d < sh->leads.n_docs; d++) {
     lp_lead *l = sh->leads.by_doc[d];
     if (l->last_ts_ms > 0 && day_of(l->last_ts_ms) > sh->newest_day) sh->newest_day = day_of(l->last_ts_ms);
+  }
+  for (uint32_t d = 0; d < sh->leads.n_docs; d++) {
+    lp_lead *l = sh->leads.by_doc[d];
     int rc = put_doc(sh, l);
     if (rc != LP_OK) return rc;
   }

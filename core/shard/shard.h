@@ -25,6 +25,8 @@ typedef struct lp_shard_env {
   const lp_techtable *tech;      /* may be NULL: technology names are only lower-cased */
 } lp_shard_env;
 
+#define LP_SHARD_DECAY_DAYS 1024  /* ages in days whose decay factor a shard keeps in a table */
+
 typedef struct lp_shard {
   uint32_t id;
   const lp_shard_env *env;
@@ -38,8 +40,13 @@ typedef struct lp_shard {
   int32_t newest_day;      /* newest event day applied: the clock of retention */
   uint32_t expire_cursor;  /* next doc the background expiry looks at */
   lp_termfreqs tf;         /* scratch */
-  lp_index_term *terms;    /* scratch for put() */
+  lp_index_tterm *terms;   /* scratch for put() */
   size_t cap_terms;
+  uint32_t *tid_of;        /* per term pool id: its pinned index term id, LP_TERM_NONE until first put */
+  size_t cap_tid_of;
+  double *decay;           /* decay[age] = exp2(-age / decay_hl) for ages 0 .. LP_SHARD_DECAY_DAYS - 1, built at
+                            * the first put with a half-life (shard.c decay_table) */
+  double decay_hl;
   uint32_t *pending;       /* docs whose document changed and awaits lp_shard_flush */
   size_t n_pending, cap_pending;
 } lp_shard;

@@ -16,8 +16,9 @@ static int rerank_stage(const lp_stages *st) {
 
 int lp_stages_can_rerank(const lp_stages *st) { return rerank_stage(st) >= 0; }
 
-/* The stage's verdict is one of three; anything else is its failure, counted toward the quarantine, and the
- * query goes on without a re-rank (done is not awaited: the stage said it would not call it). */
+/* The stage's verdict is LP_OK, LP_RERANK_SKIP or LP_RERANK_OVER_BUDGET; anything else is its failure,
+ * counted toward the quarantine, and the query goes on without a re-rank (done is not awaited: the stage
+ * said it would not call it). */
 int lp_stages_rerank(lp_stages *st, const lp_rerank_req *req, lp_rerank_done_fn done, void *done_ud) {
   int i = rerank_stage(st);
   if (i < 0 || req == NULL || done == NULL) return LP_RERANK_SKIP;
@@ -25,7 +26,7 @@ int lp_stages_rerank(lp_stages *st, const lp_rerank_req *req, lp_rerank_done_fn 
   uint64_t t0 = lp_mono_ns();
   int rc = s->desc.on_rerank(s->state, req, done, done_ud);
   if (s->latency != NULL) lp_histogram_observe(s->latency, (double)(lp_mono_ns() - t0) / 1e9);
-  if (rc == LP_OK || rc == LP_RERANK_SKIP) {
+  if (rc == LP_OK || rc == LP_RERANK_SKIP || rc == LP_RERANK_OVER_BUDGET) {
     s->g_errors = 0;
     return rc;
   }

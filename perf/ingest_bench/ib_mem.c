@@ -28,15 +28,16 @@ static size_t lead_bytes(const lp_lead *l, uint32_t evidence_cap, ib_mem *m) {
   if (l->churn) b += USABLE((const lp_churn_ctx *)(const void *)l->churn - 1);
   for (uint32_t i = 0; l->churn && i < l->n_churn; i++)
     if (l->churn[i].tech_id == LP_TECH_NONE) b += USABLE(l->churn[i].tech);
-  size_t ev = USABLE(l->ev);
+  /* Each evidence is one block (id, text, url: leads.h) and its fingerprints are runs of the lead's fps
+   * array; the miner id is interned per table. */
+  size_t ev = USABLE(l->ev) + USABLE(l->fps);
   m->ev_slots += ev;
-  for (uint32_t i = 0; l->ev && i < evidence_cap; i++) {
+  for (uint32_t i = 0; l->ev && i < l->n_ev && i < evidence_cap; i++) {
     const lp_evidence *e = &l->ev[i];
-    if (e->text == NULL && e->snippet_id == NULL) continue;
+    if (e->snippet_id == NULL) continue;
     m->n_ev++;
-    size_t t = USABLE(e->text);
-    m->ev_text += t;
-    ev += USABLE(e->snippet_id) + USABLE(e->miner) + t + USABLE(e->url);
+    m->ev_text += strlen(e->text) + 1;
+    ev += USABLE(lp__evidence_block(e));
   }
   m->evidence += ev;
   m->termvec += USABLE(l->tv.v);
@@ -63,7 +64,7 @@ void ib_pool_mem(const ib_pool *pool, ib_mem *m, uint64_t dedupe_capacity) {
   size_t n = ib__pool_shards(pool, sh, 4096);
   for (size_t i = 0; i < n; i++) {
     const lp_lead_table *t = &sh[i]->leads;
-    m->leads += USABLE(t->slots) + USABLE(t->by_doc);
+    m->leads += USABLE(t->slots) + USABLE(t->by_doc) + USABLE(t->miners.slots);
     for (size_t k = 0; k < t->cap; k++) {
       if (t->slots[k] == NULL) continue;
       m->n_leads++;
@@ -73,7 +74,9 @@ void ib_pool_mem(const ib_pool *pool, ib_mem *m, uint64_t dedupe_capacity) {
     lp_index_stats st;
     lp_index_stats_get(sh[i]->index, &st);
     m->index += st.bytes;
+    m->index_mem += st.mem_bytes;
     m->postings += st.postings;
+    m->mem_postings += st.mem_postings;
     if (sh[i]->stages) m->dedupe += dedupe_estimate(sh[i]->applied, dedupe_capacity);
   }
 }

@@ -164,7 +164,8 @@ static void print_mem(const ib_mem *m, size_t applied, size_t rss_delta, size_t 
   double n = applied ? (double)applied : 1;
   size_t sum = m->leads + m->evidence + m->termvec + m->termpool + m->index + m->dedupe;
   printf("\nmemory held after %zu snippets applied (1 worker; %zu leads, %zu evidence entries, %zu term entries, "
-         "%zu postings):\n", applied, m->n_leads, m->n_ev, m->n_tv_terms, m->postings);
+         "%zu postings, %zu of them stored in mutable segments):\n", applied, m->n_leads, m->n_ev, m->n_tv_terms,
+         m->postings, m->mem_postings);
   printf("  RSS delta                 %12zu bytes  %8.1f bytes/snippet   (goal <= %.0f)\n", rss_delta,
          (double)rss_delta / n, GOAL_BYTES);
   if (commit_delta) printf("  allocator commit delta    %12zu bytes  %8.1f bytes/snippet\n", commit_delta,
@@ -172,11 +173,12 @@ static void print_mem(const ib_mem *m, size_t applied, size_t rss_delta, size_t 
   struct { const char *name; size_t b; const char *how; } parts[] = {
     { "lead table", m->leads, "walked, usable sizes: structs, slots, domain/name/industry, tech, churn" },
     { "evidence", m->evidence, "walked: slot arrays + id, miner, text, url strings" },
-    { "  of which texts", m->ev_text, "walked" },
+    { "  of which texts", m->ev_text, "walked: text bytes, inside the evidence blocks" },
     { "  of which slot arrays", m->ev_slots, "walked" },
     { "term vectors", m->termvec, "walked" },
     { "term pools", m->termpool, "walked" },
     { "index", m->index, "lp_index_stats.bytes" },
+    { "  of which mutable segs", m->index_mem, "lp_index_stats.mem_bytes (uncompressed, the postings of the newest puts)" },
     { "dedupe tables", m->dedupe, "ESTIMATE from dedupe.c's growth rule" },
     { "throttle tables", throttle, "ESTIMATE: near-dup index at the default capacity (global, fixed)" },
   };
@@ -287,7 +289,8 @@ int main(int argc, char **argv) {
    * default near_dup_capacity, 262144. The allocator's commit rarely moves for it (freed parse memory is
    * reused), so the figure is this estimate unless the commit grew by more. */
   size_t throttle_bytes = 2 * ((size_t)131072 * sizeof(lp__thr_nd_entry) + 4 * 65536 * sizeof(uint32_t));
-  if (lp_alloc_resident() - commit0 > throttle_bytes) throttle_bytes = lp_alloc_resident() - commit0;
+  size_t commit_admit = lp_alloc_resident();  /* the commit may also shrink (freed parse memory returned) */
+  if (commit_admit > commit0 && commit_admit - commit0 > throttle_bytes) throttle_bytes = commit_admit - commit0;
   snprintf(note, sizeof(note), "(%zu admitted, %zu dropped by the throttle)", adm, thr);
   row("admit: lp_stages_admit", ok, t_admit, cpu_admit, note);
 

@@ -73,12 +73,13 @@ void ib_pool_close(ib_pool *pool);
 typedef struct ib_mem {
   size_t leads;         /* lead table slots, doc table, lp_lead structs, domain/name/industry, tech, churn */
   size_t evidence;      /* evidence slot arrays and the id, miner, text, url strings */
-  size_t ev_text;       /* of which the text strings */
+  size_t ev_text;       /* of which the text bytes (inside each evidence block) */
   size_t ev_slots;      /* of which the slot arrays */
   size_t termvec;       /* term vectors */
   size_t termpool;      /* the shards' term pools */
   size_t index;         /* lp_index_stats.bytes */
-  size_t postings;
+  size_t index_mem;     /* of which its mutable segments (lp_index_stats.mem_bytes) */
+  size_t postings, mem_postings;
   size_t dedupe;        /* estimate: ingest stage fingerprint tables (their growth rule) */
   size_t n_leads, n_ev, n_tv_terms;
 } ib_mem;

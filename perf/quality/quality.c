@@ -22,11 +22,14 @@
 #include "lt.h"
 #include "qb_proc.h"
 #include "qeval.h"
+#include "query/features.h"
+#include "trained.h"
 
 #define MAX_RUNS 4
 
 typedef struct opts {
   const char *leadpoet, *world_bin, *json_out, *dump;
+  const char *model_out;  /* where each market's trained model is copied (with its sidecar; the last stays), or NULL */
   unsigned long long leads, snippets, outcomes, seed;
   double spam[MAX_RUNS];
   int n_spam;
@@ -36,6 +39,8 @@ typedef struct opts {
   unsigned k;
   int have_w;
   double w[6];           /* text, recency, fit, churn, agreement, reputation */
+  double train_share;    /* share of prompts whose answers train the model (0 = no trained ranking) */
+  unsigned train_k;      /* leads asked per training prompt in the training round */
 } opts;
 
 static void usage(FILE *f) {
@@ -53,6 +58,10 @@ static void usage(FILE *f) {
           "  --seller-spam F  share of delivered non-buyers the seller marks spam (default 0.3)\n"
           "  --k N            cut-off of P@k and NDCG@k (default 25)\n"
           "  --weights ...    also rank by v0 with these weights (text,recency,fit,churn,agreement,reputation)\n"
+          "  --train-share F  share of prompts whose answers and outcomes train a model (default 0.5; 0 = no\n"
+          "                   trained ranking); the others are held out and ranked by it (README.md)\n"
+          "  --train-k N      leads asked per training prompt in the logged training round (default 100)\n"
+          "  --model-out PATH copy each market's trained model there (and PATH.features; the last stays)\n"
           "  --json PATH|-    write the figures as JSON (- = stdout, the table then goes to stderr)\n"
           "  --dump PATH      write every (prompt, candidate) as a TSV row: spam share, prompt, domain, buyer,\n"
           "                   fabricated, bm25, the six features, miners, recency days (for tuning)\n");
@@ -82,6 +91,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
   o->rounds = 2;
   o->spam_share = 0.3;
   o->k = 25;
+  o->train_share = 0.5;
+  o->train_k = 100;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     double d;
@@ -102,6 +113,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
     } else if (strcmp(a, "--rounds") == 0 && lt_num(v, 0, 100, &d) == 0) o->rounds = (int)d;
     else if (strcmp(a, "--seller-spam") == 0 && lt_num(v, 0, 1, &o->spam_share) == 0) {
     } else if (strcmp(a, "--k") == 0 && lt_num(v, 1, 1000, &d) == 0) o->k = (unsigned)d;
+    else if (strcmp(a, "--train-share") == 0 && lt_num(v, 0, 0.95, &o->train_share) == 0) {
+    } else if (strcmp(a, "--train-k") == 0 && lt_num(v, 1, 1000, &d) == 0) o->train_k = (unsigned)d;
     else if (strcmp(a, "--weights") == 0) {
       int n = 0;
       if (parse_list(v, o->w, 6, &n) != 0 || n != 6) return -1;
@@ -110,6 +123,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     else if (strcmp(a, "--world") == 0) o->world_bin = v;
     else if (strcmp(a, "--json") == 0) o->json_out = v;
     else if (strcmp(a, "--dump") == 0) o->dump = v;
+    else if (strcmp(a, "--model-out") == 0) o->model_out = v;
     else return -1;
   }
   if (o->snippets == 0) o->snippets = 10 * o->leads;
@@ -208,7 +222,11 @@ static json_t *ask(lt_conn *c, const char *prompt, unsigned k, int explain) {
   const char *resp = NULL;
   int rc = lt_conn_request(c, "POST", "/v1/leads", NULL, body, strlen(body), &status, &resp, 60);
   free(body);
-  if (rc != 0 || status != 200) return NULL;
+  if (rc != 0 || status != 200) {
+    fprintf(stderr, "quality: a query for k %u failed: %s %d %.200s\n", k, rc ? "transport" : "status", status,
+            rc == 0 && resp ? resp : "");
+    return NULL;
+  }
   return json_loads(resp, 0, NULL);
 }
 
@@ -220,13 +238,22 @@ static double coin(const char *a, const char *b, int round) {
   return (double)(h >> 11) / 9007199254740992.0;
 }
 
-/* One feedback round: every prompt asked for k leads; each lead's outcome posted with the query_id. */
-static int feedback_round(const opts *o, const q_market *m, lt_conn *c, int round, size_t *posted) {
-  long long now = (long long)time(NULL) * 1000;
+/* Whether prompt p trains the model (a fixed hash of its id) rather than being held out. */
+static int is_train(const opts *o, const q_prompt *p) { return coin(p->id, "train", 7) < o->train_share; }
+
+/* One feedback round: every prompt (only the training ones when only_train) asked for k leads; each
+ * lead's outcome posted with the query_id. The query ids of training prompts go to ids (when not NULL). */
+static int feedback_round(const opts *o, const q_market *m, lt_conn *c, int round, size_t *posted, unsigned k,
+                          int only_train, qt_ids *ids) {
   for (size_t i = 0; i < m->n_prompts; i++) {
     const q_prompt *p = &m->prompts[i];
-    json_t *r = ask(c, p->text, o->k, 0);
+    if (only_train && !is_train(o, p)) continue;
+    json_t *r = ask(c, p->text, k, 0);
     const char *qid = json_string_value(json_object_get(r, "query_id"));
+    if (qid != NULL && ids != NULL && is_train(o, p)) qt_ids_add(ids, qid, i);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);  /* the outcomes follow the answer in event time (training labels) */
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
     json_t *leads = json_object_get(r, "leads"), *l;
     size_t j;
     json_t *batch = json_array();
@@ -274,17 +301,21 @@ static int cmp_local(const void *a, const void *b) {
   return strcmp(x->domain, y->domain);
 }
 
-enum { M_RANDOM, M_BM25, M_V0, M_LOCAL, M_CANDS, M_CEIL, M_N };
-static const char *const M_NAME[M_N] = { "random", "bm25", "v0", "v0_weights", "candidates", "ceiling" };
+enum { M_RANDOM, M_BM25, M_V0, M_LOCAL, M_CANDS, M_CEIL, M_BM25_HELD, M_V0_HELD, M_TRAINED, M_N };
+static const char *const M_NAME[M_N] = { "random", "bm25", "v0", "v0_weights", "candidates", "ceiling",
+                                         "bm25_heldout", "v0_heldout", "trained" };
 
 /* Asks every prompt for all its candidates and adds each ranking's figures to q[]. */
 static void evaluate(const opts *o, const q_market *m, lt_conn *c, q_metric *q, size_t *failed, FILE *dump,
-                     double spam) {
+                     double spam, qt_ids *held) {
   static const char *const FK[6] = { "text", "recency", "fit", "churn", "agreement", "reputation" };
   for (size_t i = 0; i < m->n_prompts; i++) {
     const q_prompt *p = &m->prompts[i];
     json_t *r = ask(c, p->text, 1000, 1);
     json_t *leads = json_object_get(r, "leads"), *l;
+    const char *qid = json_string_value(json_object_get(r, "query_id"));
+    int heldout = held != NULL && !is_train(o, p) && qid != NULL;
+    if (heldout) qt_ids_add(held, qid, i);
     size_t n = json_array_size(leads), j;
     if (r == NULL) (*failed)++;
     cand *v = calloc(n ? n : 1, sizeof(*v));
@@ -313,6 +344,7 @@ static void evaluate(const opts *o, const q_market *m, lt_conn *c, q_metric *q, 
     }
     q_metric_add_random(&q[M_RANDOM], p, m->n_companies, o->k);
     q_metric_add_list(&q[M_V0], p, order, n, o->k);
+    if (heldout) q_metric_add_list(&q[M_V0_HELD], p, order, n, o->k);
     size_t in = 0;
     for (j = 0; j < n; j++) in += q_is_buyer(p, v[j].domain);
     q_metric_add_ceiling(&q[M_CEIL], p, o->k);
@@ -329,10 +361,59 @@ static void evaluate(const opts *o, const q_market *m, lt_conn *c, q_metric *q, 
     qsort(v, n, sizeof(*v), cmp_bm25);
     for (j = 0; j < n; j++) order[j] = v[j].domain;
     q_metric_add_list(&q[M_BM25], p, order, n, o->k);
+    if (heldout) q_metric_add_list(&q[M_BM25_HELD], p, order, n, o->k);
     free(order);
     free(v);
     json_decref(r);
   }
+}
+
+typedef struct rank_ctx {
+  const opts *o;
+  const q_market *m;
+  q_metric *q;
+} rank_ctx;
+
+/* A held-out prompt's candidates in the trained model's order. */
+static void add_trained(void *ud, size_t prompt, const char *const *domains, size_t n) {
+  rank_ctx *c = ud;
+  q_metric_add_list(c->q, &c->m->prompts[prompt], domains, n, c->o->k);
+}
+
+/* Copies a small text file (leadpoet train's report) to stderr. */
+static void print_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) fprintf(stderr, "  %s", line);
+  if (f) fclose(f);
+}
+
+/* The training round (every training prompt asked for train_k leads, outcomes posted), then `leadpoet
+ * train` on the training prompts' part of the log. The model, or NULL (the reason on stderr). */
+static lp_gbdt *train_model(const opts *o, const q_market *m, lt_conn *c, const lt_server *s, const char *dir,
+                            const char *log, const char *model, size_t *posted, qt_ids *train_ids) {
+  char input[600], tlog[600], why[512] = "";
+  feedback_round(o, m, c, o->rounds, posted, o->train_k, 1, train_ids);
+  lt_wait_applied(s->port, 600);
+  snprintf(input, sizeof input, "%s/train-input.jsonl", dir);
+  snprintf(tlog, sizeof tlog, "%s/train.out", dir);
+  lp_gbdt *g = NULL;
+  if (qt_filter_log(log, input, train_ids, why, sizeof why) != 0 ||
+      qt_train(o->leadpoet, input, model, tlog, why, sizeof why) != 0 ||
+      lp_gbdt_load_file(model, LP_GBDT_AUTO, LP_FEATURES_N, &g, why, sizeof why) != LP_OK) {
+    fprintf(stderr, "quality: no trained ranking: %s\n", why);
+    print_file(tlog);
+    return NULL;
+  }
+  print_file(tlog);
+  fprintf(stderr, "quality: trained on %zu answers of training prompts\n", train_ids->n);
+  if (o->model_out != NULL) {
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.features' '%s.features'", model, o->model_out, model, o->model_out);
+    if (system(cmd) != 0) fprintf(stderr, "quality: cannot keep the model in %s\n", o->model_out);
+    else fprintf(stderr, "quality: model kept in %s\n", o->model_out);
+  }
+  return g;
 }
 
 /* One market at one spam share: its figures as JSON, or NULL with the reason in err. */
@@ -351,23 +432,49 @@ static json_t *run_one(const opts *o, double spam, FILE *dump, char *err, size_t
   if (make_world(o, spam, dir, err, errlen) != 0 || q_market_load(&m, dir, err, errlen) != 0) goto done_world;
   lt_server_opts so = { .leadpoet = o->leadpoet, .world_bin = o->world_bin, .world_dir = dir, .leads = o->leads,
                         .snippets = o->snippets, .seed = o->seed, .kafka_mode = "off", .batch = 1000, .quiet = 1 };
-  if (lt_server_up(&s, &so, err, errlen) != 0) goto done;
+  char log[600], model[600];
+  snprintf(log, sizeof log, "%s/train.jsonl", dir);
+  snprintf(model, sizeof model, "%s/model.json", dir);
+  if (o->train_share > 0) {  /* the server inherits it: every answer's feature rows and every outcome */
+    setenv("LEADPOET_SCORING_TRAIN_LOG", log, 1);
+    setenv("LEADPOET_SCORING_TRAIN_LOG_MAX_BYTES", "16g", 1);
+  }
+  int up = lt_server_up(&s, &so, err, errlen);
+  unsetenv("LEADPOET_SCORING_TRAIN_LOG");
+  unsetenv("LEADPOET_SCORING_TRAIN_LOG_MAX_BYTES");
+  if (up != 0) goto done;
   if (load_history(o, &s, err, errlen) != 0) goto done;
   lt_conn c;
   lt_conn_init(&c, s.port);
   size_t posted = 0, qfail = 0;
+  qt_ids train_ids = { 0 }, held = { 0 };
   for (int r = 0; r < o->rounds; r++) {
-    feedback_round(o, &m, &c, r, &posted);
+    feedback_round(o, &m, &c, r, &posted, o->k, 0, &train_ids);
     lt_wait_applied(s.port, 600);
     usleep(600 * 1000); /* the reputation snapshot is published at most every 250 ms */
   }
+  lp_gbdt *trained = NULL;
+  if (o->train_share > 0) {
+    trained = train_model(o, &m, &c, &s, dir, log, model, &posted, &train_ids);
+    lt_conn_close(&c);  /* idle while training: the server may have closed it (http.idle_timeout) */
+    lt_conn_init(&c, s.port);
+  }
   q_metric q[M_N];
   memset(q, 0, sizeof q);
-  evaluate(o, &m, &c, q, &qfail, dump, spam);
+  evaluate(o, &m, &c, q, &qfail, dump, spam, trained ? &held : NULL);
   lt_conn_close(&c);
+  if (trained != NULL) {
+    rank_ctx rc = { o, &m, &q[M_TRAINED] };
+    char why[512] = "";
+    if (qt_rank(log, trained, &held, add_trained, &rc, why, sizeof why) != 0)
+      fprintf(stderr, "quality: no trained ranking: %s\n", why);
+    lp_gbdt_free(trained);
+  }
+  qt_ids_free(&train_ids);
+  qt_ids_free(&held);
   json_t *fig = json_object();
   for (int i = 0; i < M_N; i++) {
-    if (i == M_LOCAL && !o->have_w) continue;
+    if ((i == M_LOCAL && !o->have_w) || (i >= M_BM25_HELD && q[i].n == 0)) continue;
     json_object_set_new(fig, M_NAME[i], json_pack("{s:f, s:f}", "p", q_metric_p(&q[i]), "ndcg", q_metric_ndcg(&q[i])));
   }
   out = json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:o}", "spam", spam, "prompts", (json_int_t)m.n_prompts,
@@ -392,6 +499,8 @@ static void print_table(FILE *f, const opts *o, json_t *runs) {
   fprintf(f, "\n");
   for (int k = 0; k < M_N; k++) {
     if (k == M_LOCAL && !o->have_w) continue;
+    if (k >= M_BM25_HELD && json_object_get(json_object_get(json_array_get(runs, 0), "metrics"), M_NAME[k]) == NULL)
+      continue;
     fprintf(f, "%-12s", M_NAME[k]);
     json_array_foreach(runs, i, r) {
       json_t *x = json_object_get(json_object_get(r, "metrics"), M_NAME[k]);
@@ -409,6 +518,19 @@ static void print_table(FILE *f, const opts *o, json_t *runs) {
     double b = json_number_value(json_object_get(
         json_object_get(json_object_get(json_array_get(runs, json_array_size(runs) - 1), "metrics"), "v0"), "p"));
     if (a > 0) fprintf(f, "v0 P@%u change from the first to the last spam share: %+.1f %%\n", o->k, 100.0 * (b - a) / a);
+    json_t *t0 = json_object_get(json_object_get(json_array_get(runs, 0), "metrics"), "trained");
+    json_t *t1 = json_object_get(json_object_get(json_array_get(runs, json_array_size(runs) - 1), "metrics"), "trained");
+    double ta = json_number_value(json_object_get(t0, "p")), tb = json_number_value(json_object_get(t1, "p"));
+    if (t0 && t1 && ta > 0)
+      fprintf(f, "trained P@%u change from the first to the last spam share: %+.1f %%\n", o->k, 100.0 * (tb - ta) / ta);
+  }
+  json_array_foreach(runs, i, r) {
+    json_t *mt = json_object_get(r, "metrics");
+    double t = json_number_value(json_object_get(json_object_get(mt, "trained"), "p"));
+    double b = json_number_value(json_object_get(json_object_get(mt, "bm25_heldout"), "p"));
+    if (json_object_get(mt, "trained") && b > 0)
+      fprintf(f, "spam %.2f: trained P@%u = %.2fx BM25's on the held-out prompts\n",
+              json_number_value(json_object_get(r, "spam")), o->k, t / b);
   }
 }
 

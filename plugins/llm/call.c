@@ -69,25 +69,27 @@ static void finish(llm_call *c, int status) {
   st->in_flight--;
   if (status != LP_OK)
     st->host->log(LP_LOG_DEBUG, LLM_STAGE, "re-rank failed, the model's order stands: %s (breaker %s)", c->why,
-                  llm_breaker_state_name(&st->breaker));
+                  lp_breaker_state_name(&st->breaker));
   c->done(c->done_ud, &res);
   uv_close((uv_handle_t *)&c->backoff, on_closed);
 }
 
-static void on_http(void *ud, int err, const char *why, int status, const char *body, size_t len);
+static void on_http(void *ud, int err, const char *why, const lp_httpc_res *res);
 
 static int attempt(llm_call *c) {
   llm_stage *st = c->st;
   c->attempt++;
-  return llm_http_post(st->host, c->req->loop, &st->url, "/chat/completions", st->auth, c->body, c->body_len,
-                       (uint64_t)st->conf->timeout_ms, (size_t)st->conf->max_response, on_http, c);
+  lp_httpc_alloc a = { st->host->malloc, st->host->realloc, st->host->free };
+  lp_httpc_req r = { "POST", &st->url, "/chat/completions", "application/json", st->auth, c->body, c->body_len,
+                     (uint64_t)st->conf->timeout_ms, (size_t)st->conf->max_response, &a };
+  return lp_httpc_request(c->req->loop, &r, on_http, c, NULL);
 }
 
 static void on_backoff(uv_timer_t *t) {
   llm_call *c = t->data;
   int rc = attempt(c);
   if (rc != LP_OK) {
-    llm_breaker_record(&c->st->breaker, 0, c->st->host->now_ms());
+    lp_breaker_record(&c->st->breaker, 0, c->st->host->now_ms());
     snprintf(c->why, sizeof(c->why), "cannot start a retry: %d", rc);
     finish(c, rc);
   }
@@ -101,7 +103,7 @@ static int retry(llm_call *c, int retryable) {
   int64_t now = st->host->now_ms();
   if (!retryable || c->attempt > (uint32_t)st->conf->retries) return 0;
   if (c->spent + c->estimate > c->req->budget_usd || !llm_daily_allows(st, c->estimate, now)) return 0;
-  if (!llm_breaker_allow(&st->breaker, now)) return 0;
+  if (!lp_breaker_allow(&st->breaker, now)) return 0;
   st->rng ^= st->rng << 13;
   st->rng ^= st->rng >> 7;
   st->rng ^= st->rng << 17;
@@ -121,8 +123,11 @@ static double attempt_cost(const llm_call *c, int err, int status, long tin, lon
   return 0;
 }
 
-static void on_http(void *ud, int err, const char *why, int status, const char *body, size_t len) {
+static void on_http(void *ud, int err, const char *why, const lp_httpc_res *res) {
   llm_call *c = ud;
+  int status = res != NULL ? res->status : 0;
+  const char *body = res != NULL ? res->body : NULL;
+  size_t len = res != NULL ? res->body_len : 0;
   llm_stage *st = c->st;
   int64_t now = st->host->now_ms();
   long tin = -1, tout = -1;
@@ -142,10 +147,10 @@ static void on_http(void *ud, int err, const char *why, int status, const char *
   c->calls++;
   llm_spend(st, cost, now);
   int before = st->breaker.state;
-  llm_breaker_record(&st->breaker, rc == LP_OK, now);
-  if (st->breaker.state != before && st->breaker.state != LLM_BREAKER_HALF_OPEN)
-    st->host->log(st->breaker.state == LLM_BREAKER_OPEN ? LP_LOG_WARN : LP_LOG_INFO, LLM_STAGE,
-                  "circuit breaker %s (last error: %s)", llm_breaker_state_name(&st->breaker),
+  lp_breaker_record(&st->breaker, rc == LP_OK, now);
+  if (st->breaker.state != before && st->breaker.state != LP_BREAKER_HALF_OPEN)
+    st->host->log(st->breaker.state == LP_BREAKER_OPEN ? LP_LOG_WARN : LP_LOG_INFO, LLM_STAGE,
+                  "circuit breaker %s (last error: %s)", lp_breaker_state_name(&st->breaker),
                   rc == LP_OK ? "none" : c->why);
   st->host->counter_add(rc == LP_OK ? st->calls_ok : st->calls_error, 1);
   if (rc == LP_OK) {
@@ -166,7 +171,7 @@ int llm_call_start(llm_stage *st, const lp_rerank_req *req, uint32_t m, char *bo
     host->free(c);
     host->free(rel);
     host->free(body);
-    llm_breaker_record(&st->breaker, 0, host->now_ms());
+    lp_breaker_record(&st->breaker, 0, host->now_ms());
     return LP_ENOMEM;
   }
   *c = (llm_call){ .st = st, .req = req, .done = done, .done_ud = done_ud, .m = m, .body = body,
@@ -175,7 +180,7 @@ int llm_call_start(llm_stage *st, const lp_rerank_req *req, uint32_t m, char *bo
   c->backoff.data = c;
   int rc = attempt(c);
   if (rc != LP_OK) {
-    llm_breaker_record(&st->breaker, 0, host->now_ms());
+    lp_breaker_record(&st->breaker, 0, host->now_ms());
     c->done = NULL;
     uv_close((uv_handle_t *)&c->backoff, on_closed);
     return rc;

@@ -9,7 +9,7 @@
  *     needs no paid opinion; this gate is what keeps the share of paid queries low);
  *   - the estimated cost of one call (prompt bytes / 4 tokens at price_in_per_1k, max_output_tokens at
  *     price_out_per_1k) fits the query's budget and today's daily_budget_usd;
- *   - the circuit breaker allows a call (breaker.h).
+ *   - the circuit breaker allows a call (core/base/breaker.h).
  * Its answer (one relevance per lead) is blended with the model's scores (llm_blend); garbage, an error
  * status, a time-out or a closed connection leave the model's order and only feed the breaker.
  *
@@ -40,8 +40,8 @@ static const lp_conf_key llm_keys[] = {
   K(gate_margin, LP_CONF_DOUBLE, "0.15", 0, 1,
     "call only when the window's lowest score is within this share of its best (uncertain answers)"),
   K(weight, LP_CONF_DOUBLE, "0.7", 0, 1, "share of the model's relevance in a re-scored lead's new score"),
-  K(breaker_window, LP_CONF_INT, "20", 1, LLM_BREAKER_MAX_WINDOW, "calls in the breaker's sliding window"),
-  K(breaker_min_calls, LP_CONF_INT, "10", 1, LLM_BREAKER_MAX_WINDOW, "calls in the window before it may open"),
+  K(breaker_window, LP_CONF_INT, "20", 1, LP_BREAKER_MAX_WINDOW, "calls in the breaker's sliding window"),
+  K(breaker_min_calls, LP_CONF_INT, "10", 1, LP_BREAKER_MAX_WINDOW, "calls in the window before it may open"),
   K(breaker_threshold, LP_CONF_DOUBLE, "0.2", 0.01, 1, "share of errors in the window that opens the breaker"),
   K(breaker_cooldown_ms, LP_CONF_DURATION_MS, "30s", 1, 86400000,
     "time the breaker stays open before one probe call"),
@@ -71,7 +71,7 @@ static int read_key(llm_stage *st, char *errstr, size_t errstr_size) {
     }
   }
   st->enabled = key[0] != '\0';
-  if (st->enabled) snprintf(st->auth, sizeof(st->auth), "Authorization: Bearer %s\r\n", key);
+  if (st->enabled) snprintf(st->auth, sizeof(st->auth), "Accept: application/json\r\nAuthorization: Bearer %s\r\n", key);
   return LP_OK;
 }
 
@@ -109,14 +109,16 @@ static int llm_init(const lp_host_api *host, const void *conf, void **stage, cha
   st->host = host;
   st->conf = k;
   char why[200];
-  int rc = llm_url_parse(k->base_url, &st->url, why, sizeof(why));
+  int rc = lp_httpc_url_parse(k->base_url, &st->url, why, sizeof(why));
   if (rc != LP_OK) snprintf(errstr, errstr_size, "base_url: %s", why);
+  size_t pl = strlen(st->url.path);  /* base_url is a prefix: "/v1/" and "/v1" both lead to /v1/chat/... */
+  while (pl > 0 && st->url.path[pl - 1] == '/') st->url.path[--pl] = '\0';
   if (rc == LP_OK) rc = read_key(st, errstr, errstr_size);
   if (rc != LP_OK) {
     host->free(st);
     return rc == LP_EINVAL ? LP_ECONFIG : rc;
   }
-  llm_breaker_init(&st->breaker, (uint32_t)k->breaker_window, (uint32_t)k->breaker_min_calls, k->breaker_threshold,
+  lp_breaker_init(&st->breaker, (uint32_t)k->breaker_window, (uint32_t)k->breaker_min_calls, k->breaker_threshold,
                    k->breaker_cooldown_ms);
   st->rng = (uint64_t)host->now_ms() * 0x9E3779B97F4A7C15ULL | 1;
   make_counters(st);
@@ -165,10 +167,11 @@ static int llm_on_rerank(void *stage, const lp_rerank_req *req, lp_rerank_done_f
   double estimate = tokens_in / 1000.0 * k->price_in_per_1k + (double)k->max_output_tokens / 1000.0 * k->price_out_per_1k;
   lp_counter *why = estimate > req->budget_usd ? st->skip_budget
                   : !llm_daily_allows(st, estimate, st->host->now_ms()) ? st->skip_daily
-                  : !llm_breaker_allow(&st->breaker, st->host->now_ms()) ? st->skip_breaker : NULL;
+                  : !lp_breaker_allow(&st->breaker, st->host->now_ms()) ? st->skip_breaker : NULL;
   if (why != NULL) {
     st->host->free(body);
-    return skip(st, why);
+    int rc = skip(st, why);
+    return why == st->skip_budget ? LP_RERANK_OVER_BUDGET : rc;
   }
   return llm_call_start(st, req, m, body, len, estimate, done, done_ud);
 }

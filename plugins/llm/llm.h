@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "breaker.h"
-#include "http_client.h"
+#include "base/breaker.h"
+#include "http/client.h"
 #include "leadpoet/stage.h"
 
 #define LLM_STAGE "llm"
@@ -40,10 +40,10 @@ typedef struct llm_conf {
 typedef struct llm_stage {
   const lp_host_api *host;
   const llm_conf *conf;
-  llm_url url;
-  char auth[600];            /* "Authorization: Bearer ...\r\n", "" when off */
+  lp_httpc_url url;
+  char auth[600];            /* "Accept: ...\r\nAuthorization: Bearer ...\r\n", "" when off */
   int enabled;               /* an API key was found */
-  llm_breaker breaker;
+  lp_breaker breaker;
   int64_t day;               /* UTC day of spent_today */
   double spent_today;
   uint64_t rng;              /* jitter */

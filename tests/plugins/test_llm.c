@@ -212,7 +212,7 @@ Test(plugin_llm, breaker_opens_at_20_percent_and_recovers) {
 Test(plugin_llm, budget_gate_and_key) {
   cr_assert_eq(load("sk-test", "daily_budget_usd = 0.0004\n"), LP_OK, "%s", err);
   got g;
-  cr_assert_eq(rerank(4, 0.80, 0.01, 0.00001, &g), LP_RERANK_SKIP, "the call would cost more than the query may");
+  cr_assert_eq(rerank(4, 0.80, 0.01, 0.00001, &g), LP_RERANK_OVER_BUDGET, "the call would cost more than the query may");
   cr_assert_eq(rerank(4, 0.80, 0.20, 0.05, &g), LP_RERANK_SKIP, "a clear answer needs no call");
   cr_assert_eq(rerank(1, 0.80, 0.01, 0.05, &g), LP_RERANK_SKIP, "one lead: nothing to order");
   cr_assert_eq(fake_requests(&fake), 0);

@@ -163,8 +163,17 @@ Test(plugins_llm_cli, rerank_budget_and_failures, .init = start_uncertain, .fini
   cr_assert_eq(paid.llm_calls, 1, "an uncertain answer calls the LLM");
   cr_assert(paid.ordered);
   cr_assert_gt(paid.usd, base.usd + 0.0001, "the paid call is in the cost: %f vs %f", paid.usd, base.usd);
-  answer cheap = query(srv.port, tie, ",\"max_cost_usd\":0.0000001");
-  cr_assert_eq(cheap.llm_calls, 0, "a budget under the call's cost never calls");
+  /* A budget under the call's cost: no call, and no answer the caller did not pay to have checked. */
+  {
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"prompt\":\"%s\",\"k\":10,\"max_cost_usd\":0.0000001}", tie);
+    lpt_response r;
+    cr_assert_eq(lpt_http(srv.port, "POST", "/v1/leads", "application/json", body, strlen(body), &r), 0);
+    cr_assert_eq(r.status, 429, "%s", r.body);
+    cr_assert(strstr(r.body, "\"cost_limit_exceeded\"") != NULL && strstr(r.body, "max_cost_usd 0") != NULL, "%s",
+              r.body);
+    lpt_response_free(&r);
+  }
   cr_assert_geq(metric(srv.port, "leadpoet_stage_calls_total{stage=\"llm\",label=\"ok\"} "), 1);
 
   /* The provider fails: the answer is the model's own, with the attempt counted. */

@@ -30,8 +30,8 @@ Test(stage_desc, refuses_a_newer_major_naming_both_versions) {
   lp_stage_desc d = good();
   d.abi_major = LP_STAGE_ABI_MAJOR + 1;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert_str_eq(err, "plugins/libx.so: stage ABI 2.2, this leadpoet speaks stage ABI 1.2 (rebuild the plugin "
-                        "against leadpoet/stage.h 1.2)");
+  cr_assert_str_eq(err, "plugins/libx.so: stage ABI 2.3, this leadpoet speaks stage ABI 1.3 (rebuild the plugin "
+                        "against leadpoet/stage.h 1.3)");
 }
 
 Test(stage_desc, refuses_an_older_major) {
@@ -39,14 +39,14 @@ Test(stage_desc, refuses_an_older_major) {
   d.abi_major = 0;
   d.abi_minor = 9;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 0.9, this leadpoet speaks stage ABI 1.2") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 0.9, this leadpoet speaks stage ABI 1.3") != NULL, "%s", err);
 }
 
 Test(stage_desc, refuses_a_newer_minor) {
   lp_stage_desc d = good();
   d.abi_minor = LP_STAGE_ABI_MINOR + 1;
   cr_assert_eq(check(&d), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 1.3, this leadpoet speaks stage ABI 1.2") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 1.4, this leadpoet speaks stage ABI 1.3") != NULL, "%s", err);
 }
 
 Test(stage_desc, refuses_a_descriptor_smaller_than_abi_1_0) {
@@ -55,7 +55,7 @@ Test(stage_desc, refuses_a_descriptor_smaller_than_abi_1_0) {
   cr_assert_eq(check(&d), LP_EABI);
   cr_assert(strstr(err, "plugins/libx.so") != NULL && strstr(err, "smaller") != NULL, "%s", err);
   cr_assert(strstr(err, "stage ABI 1.0 descriptor") != NULL, "names the 1.0 minimum: %s", err);
-  cr_assert(strstr(err, "this leadpoet speaks stage ABI 1.2") != NULL, "%s", err);
+  cr_assert(strstr(err, "this leadpoet speaks stage ABI 1.3") != NULL, "%s", err);
 }
 
 Test(stage_desc, accepts_the_minimum_size) {

@@ -168,7 +168,7 @@ Test(stage_load, a_bad_injected_descriptor_is_refused) {
   lp_stages *st;
   load_cfg("[stages]\norder = c\n");
   cr_assert_eq(lp_stages_load_descs(&st, &cfg, NULL, one, 1, err, sizeof(err)), LP_EABI);
-  cr_assert(strstr(err, "stage ABI 2.2, this leadpoet speaks stage ABI 1.2") != NULL, "%s", err);
+  cr_assert(strstr(err, "stage ABI 2.3, this leadpoet speaks stage ABI 1.3") != NULL, "%s", err);
 }
 
 /* An ABI 1.x descriptor shorter than the host's, but holding every 1.0 field: accepted, copied into a

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define LP_STAGE_ABI_MAJOR 1
-#define LP_STAGE_ABI_MINOR 2
+#define LP_STAGE_ABI_MINOR 3
 
 /* The symbol every plugin exports: `const lp_stage_desc *lp_stage_entry(void)`. */
 #define LP_STAGE_ENTRY_SYMBOL "lp_stage_entry"
@@ -185,9 +185,12 @@ typedef struct lp_rerank_result {
 typedef void (*lp_rerank_done_fn)(void *done_ud, const lp_rerank_result *res);
 
 /* on_rerank returns LP_OK (accepted: done will follow), LP_RERANK_SKIP (declined: nothing was spent and
- * done is never called; e.g. no API key, budget too small, the answer is clear enough, breaker open) or a
- * negative LP_E* code (failed; done is never called). */
+ * done is never called; e.g. no API key, the answer is clear enough, breaker open, the stage's own daily
+ * budget spent), LP_RERANK_OVER_BUDGET (ABI 1.3: the answer needs the paid call but one call would cost
+ * more than req->budget_usd; nothing was spent, done is never called, and the host answers the query with
+ * cost_limit_exceeded instead) or a negative LP_E* code (failed; done is never called). */
 #define LP_RERANK_SKIP 1
+#define LP_RERANK_OVER_BUDGET 2
 
 /* ---- Configuration ------------------------------------------------------------------------------ */
 
