@@ -61,6 +61,10 @@ void lp_breaker_record(lp_breaker *b, int ok, int64_t now_ms) {
   if (b->count >= b->min_calls && (double)b->errors >= b->threshold * (double)b->count) open_now(b, now_ms);
 }
 
+void lp_breaker_unused(lp_breaker *b) {
+  if (b->state == LP_BREAKER_HALF_OPEN) b->probe_in_flight = 0;
+}
+
 const char *lp_breaker_state_name(const lp_breaker *b) {
   return b->state == LP_BREAKER_OPEN ? "open" : b->state == LP_BREAKER_HALF_OPEN ? "half_open" : "closed";
 }

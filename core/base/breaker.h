@@ -38,6 +38,9 @@ void lp_breaker_init(lp_breaker *b, uint32_t window, uint32_t min_calls, double 
 int lp_breaker_allow(lp_breaker *b, int64_t now_ms);
 /* The outcome of a call that lp_breaker_allow let through. */
 void lp_breaker_record(lp_breaker *b, int ok, int64_t now_ms);
+/* A call lp_breaker_allow let through was not made after all: in half-open it was the probe, whose slot is
+ * free again; nothing is recorded (no outcome happened). */
+void lp_breaker_unused(lp_breaker *b);
 /* The state as a word for logs and metrics: "closed", "open", "half_open". Static string. */
 const char *lp_breaker_state_name(const lp_breaker *b);
 

@@ -128,6 +128,9 @@ typedef struct lp_config {
     char *model;                /* learned model file; "" = v0 */
     char *train_log;            /* training log (JSON Lines); "" = off */
     int64_t train_log_max_bytes;  /* rotated to <file>.1 past this */
+    char *variants;             /* A/B test: "[NAME=]PATH:SHARE,..." (model.c); "" = off */
+    int64_t experiment_answers;   /* answers remembered for crediting outcomes to a variant */
+    int64_t experiment_bytes;  /* and the bytes they may take */
   } scoring;
   struct {
     double default_max_cost_usd;

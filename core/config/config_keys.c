@@ -12,6 +12,7 @@
 #include "config/config_internal.h"
 #include "http/client.h"
 #include "server/peers.h"
+#include "server/variants.h"
 
 #define KEY(sec, name, type, def, lo, hi, desc) \
   { #name, (type), (def), (lo), (hi), offsetof(lp_config, sec.name), (desc) }
@@ -228,6 +229,12 @@ static const lp_conf_key scoring_keys[] = {
       "JSON Lines file where answered queries (feature rows of the leads shown) and outcomes are appended for leadpoet train; empty = off"),
   KEY(scoring, train_log_max_bytes, LP_CONF_SIZE, "256m", 64 * KiB, 64 * GiB,
       "the training log is rotated to <file>.1 when it grows past this size"),
+  STR(scoring, variants, "",
+      "A/B test of models: comma-separated [NAME=]PATH:SHARE (PATH v0 = model v0; NAME defaults to the file's base name), shares in percent summing to 100, the first is the control; empty = off (scoring.model serves every query)"),
+  KEY(scoring, experiment_answers, LP_CONF_INT, "100000", 1, 100000000,
+      "A/B test: recent answers remembered with their variant, so that an outcome naming their query_id is credited to it"),
+  KEY(scoring, experiment_bytes, LP_CONF_SIZE, "32m", 64 * KiB, 16 * GiB,
+      "A/B test: memory the remembered answers may take (the oldest is forgotten first)"),
   END
 };
 
@@ -398,6 +405,16 @@ static int check_api_keys(const void *dst, char *why, size_t why_size) {
   return lp_config_api_keys_parse(s, "api_keys", NULL, NULL, why, why_size);
 }
 
+/* scoring.variants: the list of the A/B test, by the parser the server starts with (core/server/variants.h). */
+static int check_variants(const void *dst, char *why, size_t why_size) {
+  const char *s;
+  memcpy(&s, dst, sizeof(s));
+  if (s[0] == '\0') return LP_OK;
+  lp_variant_spec v[LP_VARIANTS_MAX];
+  uint32_t n = 0;
+  return lp__variants_parse(s, v, &n, why, why_size);
+}
+
 typedef struct key_rule {
   const char *section, *key;
   lp__conf_check check;
@@ -421,6 +438,7 @@ static const key_rule rules[] = {
   { "secrets", "clearbit_api_key", NULL, "CLEARBIT_API_KEY" },
   { "enrich", "provider", check_enrich_provider, NULL },
   { "enrich", "base_url", check_enrich_url, NULL },
+  { "scoring", "variants", check_variants, NULL },
   { NULL, NULL, NULL, NULL },
 };
 

@@ -191,6 +191,15 @@ int lp_index_topk_into(lp_index *idx, const lp_index_term *q, size_t nq, const l
 void lp_index_collstats_add(const lp_index *idx, const lp_index_term *q, size_t nq, uint64_t *n_docs,
                             double *sum_dl, uint64_t *df);
 
+/* The BM25 score of one document for query q[0..nq) under statistics cs (NULL = the index's own): exactly
+ * (bit for bit) the score lp_index_topk / lp_index_topk_into give that doc with the same q and cs, 0 when
+ * it holds none of the terms (the top-k never returns it then). A dictionary look-up and one cursor seek
+ * per query term: the cost of one doc, whatever the size of the index. LP_ENOENT when doc is not in the
+ * index (never put, or deleted); LP_EINVAL for a bad term, statistic or a NULL score (as lp_index_topk).
+ * Allocates nothing. Owning thread. */
+int lp_index_doc_score(lp_index *idx, uint32_t doc, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                       double *score);
+
 /* Parses an idf name, "robertson" or "lucene", into *out (an lp_index_idf), for the config's index.idf.
  * LP_EINVAL for any other name (NULL included). Any thread. */
 int lp_index_idf_parse(const char *name, int *out);

@@ -410,6 +410,71 @@ int lp_index_topk(lp_index *ix, const lp_index_term *q, size_t nq, const lp_inde
   return LP_OK;
 }
 
+/* The stored tf code of key (a slot of a mutable segment, a doc of a compressed one) in s's list of tid;
+ * 0 when the list does not hold key. A binary search over the slots, or over the block ends and then the
+ * one block's decoded docs; the tf code is read as cur_tf() reads it. No cursor is opened: WAND's
+ * cursors_open() decodes each list's first block, which a single look-up does not need. */
+static int tf_at(const lp_index *ix, const ix_seg *s, uint32_t tid, uint32_t key, uint16_t *tf) {
+  if (s->kind == IX_MEM) {
+    const ix_mlist *l = lp__ix_mem_list(s, tid);
+    uint32_t lo = 0, hi = l ? l->n : 0;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (l->slots[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (!l || lo == l->n || l->slots[lo] != key) return 0;
+    *tf = l->tfs[lo];
+    return 1;
+  }
+  ix_fterm t;
+  if (!lp__ix_frozen_term(ix, s, tid, &t)) return 0;
+  const ix_block *bl = lp__ix_blocks(s, &t);
+  uint32_t lo = 0, hi = lp__ix_nblk(&t);
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (bl[mid].last < key) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == lp__ix_nblk(&t)) return 0;
+  uint32_t docs[LP_IX_BLOCK], n = lp__ix_block_docs(s, &t, lo, docs), a = 0, z = n;
+  while (a < z) {
+    uint32_t mid = a + (z - a) / 2;
+    if (docs[mid] < key) a = mid + 1;
+    else z = mid;
+  }
+  if (a == n || docs[a] != key) return 0;
+  const ix_block *b = &bl[lo];
+  const uint8_t *tp = b->wt ? s->data + b->off + ((size_t)(n - 1) * b->wd + 7) / 8 : NULL;
+  *tf = (uint16_t)(b->max_tf - lp__ix_get(tp, a, b->wt));
+  return 1;
+}
+
+/* The doc's current version is in one segment (the doc table says which, and at which key): per query
+ * term one look-up of that key in the term's list there. The contributions are added in query-term
+ * order with the weights prepare() gives WAND, as evaluate() adds them, so the sum is WAND's score bit
+ * for bit. */
+int lp_index_doc_score(lp_index *ix, uint32_t doc, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,
+                       double *score) {
+  qterm qt[LP_INDEX_MAX_QUERY_TERMS];
+  uint32_t nqt;
+  bm25 m;
+  if (!score) return lp__ix_fail(ix, LP_EINVAL, "score is required");
+  *score = 0;
+  int rc = prepare(ix, q, nq, cs, 1, qt, &nqt, &m);
+  if (rc != LP_OK) return rc;
+  const ix_seg *s = doc < ix->docs_cap && ix->hot[doc].seg ? lp__ix_seg_find(ix, ix->hot[doc].seg) : NULL;
+  if (!s) return lp__ix_fail(ix, LP_ENOENT, "doc %u is not in the index", doc);
+  uint32_t key = s->kind == IX_MEM ? ix->docs[doc].slot : doc;
+  double dl = ix->hot[doc].dl, sum = 0;
+  for (uint32_t j = 0; j < nqt; j++) {
+    uint16_t tf;
+    if (tf_at(ix, s, qt[j].tid, key, &tf)) sum += contrib(&m, qt[j].w, lp__ix_tf(tf), dl);
+  }
+  *score = sum;
+  return LP_OK;
+}
+
 /* Term at a time in query-term order into a dense accumulator: the same additions, in the same order, as
  * evaluate() makes for each doc. */
 int lp_index_topk_exhaustive(lp_index *ix, const lp_index_term *q, size_t nq, const lp_index_collstats *cs,

@@ -239,6 +239,16 @@ int lp_kafka_consumer_pause(lp_kafka_consumer *c, int topic_idx, int32_t partiti
 int lp_kafka_consumer_resume(lp_kafka_consumer *c, int topic_idx, int32_t partition);
 int lp_kafka_consumer_paused(const lp_kafka_consumer *c, int topic_idx, int32_t partition);
 
+/* Moves an owned partition's fetch position to `offset` (>= 0): the records before it are not fetched
+ * again (a partition restored from a checkpoint starts after the stored offsets rather than re-reading its
+ * log). A record held for backpressure is dropped (the fetcher reads from `offset` again); a pause stays.
+ * Asynchronous (librdkafka's seek with no wait: the loop never blocks), so a record fetched before the
+ * seek may still be delivered once: the caller skips what is below `offset` (and marks the applied offset
+ * itself with lp_kafka_consumer_mark_applied). Returns LP_ERANGE for a bad index or offset, LP_ESTATE when
+ * the partition is not owned now (set the start offset with mark_applied before the assignment instead),
+ * LP_EIO when librdkafka refuses. Loop thread. */
+int lp_kafka_consumer_seek(lp_kafka_consumer *c, int topic_idx, int32_t partition, int64_t offset);
+
 /* The low and high watermarks of topic_idx/partition as last seen by the fetcher (librdkafka's cached
  * values: no request, never blocks). Returns 0, LP_ERANGE for a bad index, or LP_ENOENT while unknown (not
  * fetched yet). Lag = high - (applied + 1). Loop thread. */

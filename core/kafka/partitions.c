@@ -215,6 +215,30 @@ int lp_kafka_consumer_mark_applied(lp_kafka_consumer *c, int topic_idx, int32_t 
   return 0;
 }
 
+int lp_kafka_consumer_seek(lp_kafka_consumer *c, int topic_idx, int32_t partition, int64_t offset) {
+  lp__kafka_part *s = lp__kafka_part_of(c, topic_idx, partition);
+  if (!s || offset < 0) return LP_ERANGE;
+  if (!s->owned || c->closing) return LP_ESTATE;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, c->topics[topic_idx], partition)->offset = offset;
+  rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 0);
+  /* Without a wait the partition reports __IN_PROGRESS: the seek is queued to the fetcher. */
+  rd_kafka_resp_err_t err = l->elems[0].err == RD_KAFKA_RESP_ERR__IN_PROGRESS ? RD_KAFKA_RESP_ERR_NO_ERROR : l->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(l);
+  if (e || err) {
+    lp_log_error("kafka seek failed", "topic=%s partition=%d offset=%lld reason=\"%s\"", c->topics[topic_idx],
+                 (int)partition, (long long)offset, e ? rd_kafka_error_string(e) : rd_kafka_err2str(err));
+    if (e) rd_kafka_error_destroy(e);
+    return LP_EIO;
+  }
+  if (s->held) {
+    release_held(c, s);
+    /* A resume that waited for the held record to go first left librdkafka paused: resume it now. */
+    if (!s->paused) return lp__kafka_pause1(c, topic_idx, partition, 0);
+  }
+  return 0;
+}
+
 int64_t lp_kafka_consumer_applied(const lp_kafka_consumer *c, int topic_idx, int32_t partition) {
   const lp__kafka_part *s = lp__kafka_part_of(c, topic_idx, partition);
   return s ? s->applied : LP_KAFKA_OFFSET_NONE;

@@ -311,10 +311,13 @@ static void consider(const lp_qplan *p, model_batch *mb, const lp_lead *l, doubl
 
 /* The lead of a text candidate, its evidence signed first when it was stored without a signature (a table
  * without an analyzer): once per evidence, on the worker that owns the shard, whose analyzer this is. */
-static const lp_lead *cand_lead(const lp_qplan *p, lp_shard *sh, uint32_t doc) {
-  lp_lead *l = lp_leads_by_doc(&sh->leads, doc);
+static const lp_lead *lead_signed(const lp_qplan *p, lp_shard *sh, lp_lead *l) {
   if (l != NULL && l->unsigned_ev && p->n_fps > 0 && sh->env != NULL) lp_lead_sign(&sh->leads, l, sh->env->analyzer);
   return l;
+}
+
+static const lp_lead *cand_lead(const lp_qplan *p, lp_shard *sh, uint32_t doc) {
+  return lead_signed(p, sh, lp_leads_by_doc(&sh->leads, doc));
 }
 
 /* BM25 candidates over all of this worker's shards at once: statistics summed over the shards (so that
@@ -322,15 +325,31 @@ static const lp_lead *cand_lead(const lp_qplan *p, lp_shard *sh, uint32_t doc) {
  * threshold carries from shard to shard, so each shard skips what cannot beat the best found so far. The
  * answer is the worker's scoring.candidates best by text match, the same as merging every shard's own
  * top list (tests/index/test_shared.c). Returns 0 when the index could not answer. */
+static size_t query_terms(const lp_qplan *p) {
+  return p->n_terms < LP_INDEX_MAX_QUERY_TERMS ? p->n_terms : LP_INDEX_MAX_QUERY_TERMS;
+}
+
+void lp_query_stats(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_qstats *out) {
+  memset(out, 0, sizeof(*out));
+  for (size_t i = 0; i < n; i++)
+    lp_index_collstats_add(shards[i]->index, p->terms, query_terms(p), &out->n_docs, &out->sum_dl, out->df);
+}
+
+/* The statistics as the index takes them; 0 when no document has any length (nothing can match). */
+static int collstats(const lp_qstats *qs, lp_index_collstats *cs) {
+  if (qs->n_docs == 0 || !(qs->sum_dl > 0)) return 0;
+  *cs = (lp_index_collstats){ qs->n_docs, qs->sum_dl / (double)qs->n_docs, qs->df };
+  return 1;
+}
+
 static int text_candidates(const lp_qplan *p, lp_shard *const *shards, size_t n, lp_index_hit *hits,
                            size_t cap_hits, size_t *nh) {
-  uint64_t df[LP_INDEX_MAX_QUERY_TERMS] = { 0 }, n_docs = 0;
-  double sum_dl = 0;
-  size_t nq = p->n_terms < LP_INDEX_MAX_QUERY_TERMS ? p->n_terms : LP_INDEX_MAX_QUERY_TERMS;
+  lp_qstats qs;
+  lp_index_collstats cs;
+  size_t nq = query_terms(p);
   *nh = 0;
-  for (size_t i = 0; i < n; i++) lp_index_collstats_add(shards[i]->index, p->terms, nq, &n_docs, &sum_dl, df);
-  if (n_docs == 0 || !(sum_dl > 0)) return 1;
-  lp_index_collstats cs = { n_docs, sum_dl / (double)n_docs, df };
+  lp_query_stats(p, shards, n, &qs);
+  if (!collstats(&qs, &cs)) return 1;
   lp_index_heap h;
   lp_index_heap_init(&h, hits, cap_hits);
   for (size_t i = 0; i < n; i++)
@@ -506,12 +525,60 @@ void lp_query_run_model(const lp_qplan *p, const lp_gbdt *model, lp_shard *const
   out->cpu_s = thread_cpu_s() - t0;
 }
 
-void lp_qresult_free(lp_qresult *r) {
-  for (size_t i = 0; i < r->n; i++) {
-    lp_free(r->hits[i].domain);
-    lp_free(r->hits[i].json);
-    lp_free(r->hits[i].features);
+void lp_qhit_free(lp_qhit *h) {
+  lp_free(h->domain);
+  lp_free(h->json);
+  lp_free(h->features);
+  memset(h, 0, sizeof(*h));
+}
+
+/* ---- one lead --------------------------------------------------------------------------------------- */
+
+/* The path of one candidate through run_shards(), for a lead named by the caller: its BM25 from the index
+ * under the worker's statistics (lp_index_doc_score equals WAND's score bit for bit), then consider()'s
+ * filters, features and score (v0, or the model over a batch of one row: each row's prediction is its own
+ * sum, whatever the batch), then render() when the score reaches render_min (rendering costs about as
+ * much as the rest: the caller that only compares scores spares it). */
+int lp_query_score_lead(const lp_qplan *p, const lp_gbdt *model, const lp_qstats *qs, lp_shard *sh, lp_lead *lead,
+                        double render_min, lp_qhit *hit) {
+  memset(hit, 0, sizeof(*hit));
+  const lp_lead *l = lead_signed(p, sh, lead);
+  double bm25 = 0;
+  if (p->n_terms > 0) {
+    lp_index_collstats cs;
+    if (!collstats(qs, &cs)) return 0;
+    int rc = lp_index_doc_score(sh->index, l->doc, p->terms, query_terms(p), &cs, &bm25);
+    if (rc == LP_ENOENT) return 0;  /* no document in the index: never a candidate */
+    if (rc != LP_OK) return rc;
+    if (!(bm25 > 0)) return 0;      /* no term of the prompt: WAND never offers it */
   }
+  if (!passes(p, l)) return 0;
+  cand c;
+  c.lead = l;
+  features(p, l, bm25, &c.f);
+  c.v0 = lp_v0_score(p->cfg, &c.f);
+  c.has_row = model != NULL;
+  double score = c.v0;
+  if (model != NULL) {
+    lp_features_row(p, l, &c.f, c.row);
+    lp_gbdt_predict(model, c.row, 1, LP_FEATURES_N, &score);
+  }
+  if (!(score >= render_min)) {  /* the score alone: the caller needs no JSON below render_min */
+    hit->score = score;
+    hit->v0 = c.v0;
+    hit->domain = lp_strdup(l->domain);
+    return hit->domain != NULL ? 1 : LP_ENOMEM;
+  }
+  int rc = render(p, score, &c, hit);
+  if (rc != LP_OK) {
+    lp_qhit_free(hit);
+    return rc;
+  }
+  return 1;
+}
+
+void lp_qresult_free(lp_qresult *r) {
+  for (size_t i = 0; i < r->n; i++) lp_qhit_free(&r->hits[i]);
   lp_free(r->hits);
   memset(r, 0, sizeof(*r));
 }

@@ -6,7 +6,9 @@
  * Capacity is a power of two. Head and tail live on their own cache lines, and each side caches the
  * other's index so that a push or a pop touches the shared line only when it must.
  *
- * The ring does no waking: pair it with a uv_async_t (lp_worker does) and signal after pushing.
+ * The ring does no waking: pair it with a uv_async_t (lp_worker does) and signal after pushing, with a
+ * sequentially consistent fence between the push and uv_async_send (worker.c, ring_wake): libuv's send
+ * reads its pending flag unfenced, and without the fence a push can be missed by the consumer it woke.
  */
 #ifndef LP_RING_H
 #define LP_RING_H

@@ -1,5 +1,6 @@
 /* answers.c: see answers.h. A ring of slots (grown by doubling up to max_answers) with a chained hash on
- * query_id; each answer's leads are one packed record: per lead u8 len, domain, u8 n, n x (u8 len, miner). */
+ * query_id; each answer's leads are one packed record: per lead u8 len, domain, u8 flags, u8 n, n x (u8 len, miner).
+ * flags: bit 0 = a positive outcome was credited to the lead's variant (lp__answers_credit). */
 #include "server/answers.h"
 
 #include <string.h>
@@ -17,6 +18,7 @@ typedef struct slot {
   uint32_t rec_len;
   unsigned char *rec;
   uint8_t qlen;
+  uint8_t variant;       /* the A/B variant that answered (lp_answer_builder.variant) */
   char qid[LP_ANSWER_QID_MAX];
 } slot;
 
@@ -62,9 +64,9 @@ void lp__answer_builder_free(lp_answer_builder *ab) {
 
 void lp__answer_lead(lp_answer_builder *ab, const char *domain, size_t len) {
   if (ab->failed) return;
-  unsigned char l = (unsigned char)len, zero = 0;
+  unsigned char l = (unsigned char)len, zero[2] = { 0, 0 };  /* flags, miner count */
   if (len == 0 || len > 255 || lp_buf_append(&ab->b, &l, 1) != LP_OK || lp_buf_append(&ab->b, domain, len) != LP_OK ||
-      lp_buf_append(&ab->b, &zero, 1) != LP_OK) {
+      lp_buf_append(&ab->b, zero, 2) != LP_OK) {
     ab->failed = 1;
     return;
   }
@@ -91,6 +93,7 @@ static void builder_reset(lp_answer_builder *ab) {
   lp_buf_reset(&ab->b);
   ab->count_at = SIZE_MAX;
   ab->failed = 0;
+  ab->variant = 0;
 }
 
 static uint64_t qid_hash(const char *q, size_t len) { return XXH3_64bits(q, len); }
@@ -164,6 +167,7 @@ int lp__answers_put(lp_answers *a, const char *query_id, size_t len, lp_answer_b
   slot *s = &a->v[i];
   s->hash = qid_hash(query_id, len);
   s->qlen = (uint8_t)len;
+  s->variant = ab->variant;
   memcpy(s->qid, query_id, len);
   s->rec = rec;
   s->rec_len = (uint32_t)ab->b.len;
@@ -175,28 +179,52 @@ int lp__answers_put(lp_answers *a, const char *query_id, size_t len, lp_answer_b
   return LP_OK;
 }
 
-int lp__answers_find(const lp_answers *a, lp_str query_id, lp_str domain, lp_answer_miners *out) {
-  out->n = 0;
-  if (a->n == 0 || query_id.len == 0 || query_id.len > LP_ANSWER_QID_MAX) return LP_ENOENT;
+/* The slot of query_id, or NONE. */
+static uint32_t find_slot(const lp_answers *a, lp_str query_id) {
+  if (a->n == 0 || query_id.len == 0 || query_id.len > LP_ANSWER_QID_MAX) return NONE;
   uint64_t h = qid_hash(query_id.ptr, query_id.len);
   uint32_t i = a->bucket[h & a->bucket_mask];
   while (i != NONE && !(a->v[i].hash == h && a->v[i].qlen == query_id.len && memcmp(a->v[i].qid, query_id.ptr, query_id.len) == 0))
     i = a->v[i].next;
-  if (i == NONE) return LP_ENOENT;
-  const unsigned char *p = a->v[i].rec, *end = p + a->v[i].rec_len;
+  return i;
+}
+
+/* The lead domain in slot i's record: a pointer to its flags byte (the miner count follows), or NULL. */
+static unsigned char *find_lead(const lp_answers *a, uint32_t i, lp_str domain) {
+  unsigned char *p = a->v[i].rec, *end = p + a->v[i].rec_len;
   while (p != NULL && p < end) {
     size_t dl = p[0];
-    const unsigned char *d = p + 1, *m = d + dl + 1;
-    unsigned nm = d[dl];
-    int hit = dl == domain.len && memcmp(d, domain.ptr, dl) == 0;
-    for (unsigned k = 0; k < nm; k++, m += 1 + m[0]) {
-      if (!hit) continue;
-      memcpy(out->id[out->n], m + 1, m[0]);
-      out->id[out->n][m[0]] = '\0';
-      out->n++;
-    }
-    if (hit) return LP_OK;
+    unsigned char *d = p + 1, *m = d + dl + 2;
+    if (dl == domain.len && memcmp(d, domain.ptr, dl) == 0) return d + dl;
+    for (unsigned k = 0, nm = d[dl + 1]; k < nm; k++) m += 1 + m[0];
     p = m;
   }
-  return LP_ENOENT;
+  return NULL;
+}
+
+int lp__answers_find(const lp_answers *a, lp_str query_id, lp_str domain, lp_answer_miners *out) {
+  out->n = 0;
+  uint32_t i = find_slot(a, query_id);
+  const unsigned char *f = i == NONE ? NULL : find_lead(a, i, domain);
+  if (f == NULL) return LP_ENOENT;
+  const unsigned char *m = f + 2;
+  for (unsigned k = 0, nm = f[1]; k < nm; k++, m += 1 + m[0]) {
+    memcpy(out->id[out->n], m + 1, m[0]);
+    out->id[out->n][m[0]] = '\0';
+    out->n++;
+  }
+  return LP_OK;
+}
+
+int lp__answers_credit(lp_answers *a, lp_str query_id, lp_str domain, int positive, unsigned *variant, int *first) {
+  *first = 0;
+  uint32_t i = find_slot(a, query_id);
+  unsigned char *f = i == NONE ? NULL : find_lead(a, i, domain);
+  if (f == NULL) return LP_ENOENT;
+  *variant = a->v[i].variant;
+  if (positive && !(f[0] & 1u)) {
+    f[0] |= 1u;
+    *first = 1;
+  }
+  return LP_OK;
 }

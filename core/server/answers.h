@@ -2,7 +2,7 @@
  * answers.h: a bounded ring of recent answers of POST /v1/leads, for outcome credit by query_id
  * (contract section 2: "credit goes to the miners whose evidence was shown there").
  *
- * For each answer: its query_id and, for each lead returned, its domain and the miners whose evidence the
+ * For each answer: its query_id, the A/B variant that gave it and, for each lead returned, its domain and the miners whose evidence the
  * answer showed. At most max_answers answers in at most max_bytes of records (each answer's bytes are
  * counted with a fixed overhead); the oldest answer is forgotten first. Lookup by query_id is O(1)
  * (a chained hash over the ring's slots); finding the lead inside an answer walks its leads.
@@ -29,6 +29,7 @@ typedef struct lp_answer_builder {
   lp_buf b;
   size_t count_at;      /* offset of the current lead's miner count, SIZE_MAX before the first lead */
   int failed;           /* out of memory, or a name too long: the answer is not recorded */
+  uint8_t variant;      /* the A/B variant that answered (model.c), 0 without a test; kept by put */
 } lp_answer_builder;
 
 /* The miners shown for one lead of one answer (lp__answers_find). Names are NUL-terminated. */
@@ -55,6 +56,12 @@ int lp__answers_put(lp_answers *a, const char *query_id, size_t len, lp_answer_b
 /* The miners shown for domain in the answer query_id: LP_OK (out->n may be 0 when the answer showed no
  * evidence for it), LP_ENOENT when the ring does not hold the answer or the answer did not return domain. */
 int lp__answers_find(const lp_answers *a, lp_str query_id, lp_str domain, lp_answer_miners *out);
+
+/* Credit of an outcome to the answer query_id (A/B tests, model.c): *variant is the variant that gave
+ * the answer. With positive, the lead is marked converted and *first is 1 the first time only, so a lead
+ * that replies, then meets, then buys converts once. LP_OK, or LP_ENOENT when the ring does not hold the
+ * answer or the answer did not return domain. */
+int lp__answers_credit(lp_answers *a, lp_str query_id, lp_str domain, int positive, unsigned *variant, int *first);
 
 /* Answers held, and bytes of records they take. */
 size_t lp__answers_count(const lp_answers *a);

@@ -75,6 +75,7 @@ static void batch_done(lp_msg *m) {
         lp_credit none = { 0 };
         lp__credit_apply(srv, o, b->credit[i] ? b->credit[i] : &none);
         if (lp__trainlog() != NULL) lp_trainlog_outcome(lp__trainlog(), o);  /* labels for leadpoet train */
+        lp__experiment_outcome(o);  /* A/B tests: credit to the variant of its query_id (model.c) */
       } else {
         lp__count_result(srv, 1, code);
       }

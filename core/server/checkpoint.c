@@ -10,10 +10,12 @@
  * which pauses the partitions), partly filled batches are sent, and records in flight finish (applied, or
  * their dead letter / re-produced copy acknowledged). When none is in flight, every record taken so far has
  * all of its effects everywhere and its offset marked, and no other record has any: that instant is the
- * cut. There, on the reactor, the global state is serialised and the applied offsets copied, a barrier is
- * put into every worker's ring, and consumption resumes at once. Each worker serialises its shards when it
- * reaches the barrier, before any later batch (a ring is FIFO), so the shards are taken at the same cut.
- * The reactor then writes the global slot and every partition with its offsets in one atomic script.
+ * cut. There, on the reactor, the global state is serialised and the applied offsets copied, and
+ * consumption resumes at once for every shard but those of the cut not serialised yet: the barrier is one
+ * message per shard, one at a time on each worker (a query waits behind one shard's serialisation, not a
+ * worker's), and until a shard's message is back its partition takes no record (lp__ckpt_part_held), so
+ * nothing is applied to it between the cut and its serialisation. A shard whose records wait is serialised
+ * next. The reactor then writes the global slot and every partition with its offsets in one atomic script.
  *
  * Threads: everything here runs on the reactor, except the barrier and load messages' run() (workers).
  */
@@ -59,6 +61,8 @@ static void start_interval(lp_ckpt_wire *cw);
 static void loaded(lp_ckpt_wire *cw) {
   lp_server *srv = cw->srv;
   cw->phase = PH_IDLE;
+  lp_log_info("shards loaded from the checkpoint", "redis=%s seconds=%.3f", cw->endpoint,
+              (double)(lp_now_ms() - cw->restore_started_ms) / 1000.0);
   if (srv->shutting_down) return;
   /* Embedded: every partition is this process's from now on. External: a partition is restored when the
    * group assigns it (assign_restore), so that several instances can share the group. */
@@ -238,10 +242,12 @@ void lp__ckpt_resume(lp_ckpt_wire *cw) { lp__stream_tick(cw->srv, lp_now_ms()); 
 /* ---- the checkpoint: align, cut, barrier, write --------------------------------------------------- */
 
 static void release_barriers(lp_ckpt_wire *cw) {
-  for (uint32_t w = 0; w < cw->workers; w++) {
-    lp__ckpt_barrier_free(cw->barriers[w]);
-    cw->barriers[w] = NULL;
+  for (uint32_t p = 0; cw->sb != NULL && cw->bst != NULL && p < cw->shards; p++) {
+    lp__ckpt_barrier_free(cw->sb[p]);
+    cw->sb[p] = NULL;
+    cw->bst[p] = B_NONE;
   }
+  for (uint32_t w = 0; cw->wbusy != NULL && w < cw->workers; w++) cw->wbusy[w] = 0;
   lp_buf_free(&cw->global);
   cw->global = (lp_buf)LP_BUF_INIT;
 }
@@ -308,9 +314,9 @@ static void write_checkpoint(lp_ckpt_wire *cw) {
   }
   memcpy(cw->cut_version, cw->committed_version, cw->shards * sizeof(uint64_t));
   parts[n++] = (lp_ckpt_part){ LP_CKPT_GLOBAL, LP_CKPT_FULL, cw->global.data, cw->global.len, NULL, 0 };
-  for (uint32_t w = 0; w < cw->workers; w++) {
-    lp_ckpt_barrier *b = cw->barriers[w];
-    for (uint32_t i = 0; i < b->n; i++) {
+  for (uint32_t p = 0; p < cw->shards; p++) {
+    lp_ckpt_barrier *b = cw->sb[p];
+    for (uint32_t i = 0; b != NULL && i < b->n; i++) {
       lp_ckpt_shard_out *o = &b->s[i];
       if (o->err != LP_OK) {
         lp_log_error("checkpoint skipped: a shard cannot be serialised", "shard=%u err=\"%s\"", o->shard,
@@ -350,13 +356,44 @@ static void write_checkpoint(lp_ckpt_wire *cw) {
   idle(cw);
 }
 
+/* Sends the next shard of worker w's part of the barrier, unless one of its shards is on the worker
+ * already: a shard whose records wait first, else the next in order. */
+static void send_next(lp_ckpt_wire *cw, uint32_t w) {
+  if (cw->wbusy[w]) return;
+  uint32_t pick = cw->shards;
+  for (uint32_t s = w; s < cw->shards && pick == cw->shards; s += cw->workers)
+    if (cw->bst[s] == B_URGENT) pick = s;
+  for (uint32_t s = cw->wnext[w]; s < cw->shards && pick == cw->shards; s += cw->workers)
+    if (cw->bst[s] == B_WAIT) cw->wnext[w] = (pick = s) + cw->workers;  /* the ones before are sent */
+  if (pick == cw->shards) return;
+  cw->bst[pick] = B_RING;
+  cw->wbusy[w] = 1;
+  lp_workers_send(cw->srv->workers, w, &cw->sb[pick]->msg);
+}
+
+/* One shard is serialised: its records may flow again, its worker takes the next; the last one writes. */
 static void barrier_back(void *ud, lp_ckpt_barrier *b) {
   lp_ckpt_wire *cw = ud;
-  cw->barriers[b->msg.worker] = b;
+  uint32_t w = b->msg.worker;
+  cw->bst[b->s[0].shard] = B_NONE;
+  cw->wbusy[w] = 0;
+  send_next(cw, w);
+  lp__ckpt_resume(cw);
   if (--cw->barriers_out == 0) write_checkpoint(cw);
 }
 
-/* The cut (see the top of the file): nothing is in flight. */
+int lp__ckpt_barrier_holds(lp_ckpt_wire *cw, uint32_t p) {
+  if (cw->bst == NULL || p >= cw->shards || cw->bst[p] == B_NONE) return 0;
+  if (cw->bst[p] == B_WAIT) {
+    cw->bst[p] = B_URGENT;
+    send_next(cw, lp_workers_owner(p, cw->workers));
+  }
+  return 1;
+}
+
+/* The cut (see the top of the file): nothing is in flight. The barrier is one message per shard, sent one
+ * at a time per worker (a query waits behind one shard's serialisation, not a worker's), so the cut is kept
+ * by holding: a shard not serialised yet takes no record (lp__ckpt_part_held), while the others flow. */
 static void cut(lp_ckpt_wire *cw) {
   uv_timer_stop(&cw->align_timer);
   memcpy(cw->cut, cw->applied, (size_t)TOPICS * cw->shards * sizeof(int64_t));
@@ -364,25 +401,23 @@ static void cut(lp_ckpt_wire *cw) {
   cw->cut_held = cw->held_total;
   cw->global = (lp_buf)LP_BUF_INIT;
   int rc = lp__ckpt_global_encode(cw->srv, cw->miners, &cw->global);
+  uint32_t n = 0;
   for (uint32_t p = 0; p < cw->shards; p++) cw->in_cut[p] = cw->pst[p] == P_LIVE || cw->pst[p] == P_RELEASING;
-  for (uint32_t w = 0; rc == LP_OK && w < cw->workers; w++) {
-    uint32_t mine = 0;
-    for (uint32_t s = w; s < cw->shards; s += cw->workers) mine += cw->in_cut[s];
-    lp_ckpt_barrier *b = lp__ckpt_barrier_new(mine);
+  for (uint32_t p = 0; rc == LP_OK && p < cw->shards; p++) {
+    if (!cw->in_cut[p]) continue;
+    lp_ckpt_barrier *b = lp__ckpt_barrier_new(1);
     if (b == NULL) {
       rc = LP_ENOMEM;
       break;
     }
     b->ud = cw;
     b->done = barrier_back;
-    uint32_t i = 0;
-    for (uint32_t s = w; s < cw->shards; s += cw->workers) {
-      if (!cw->in_cut[s]) continue;
-      b->s[i].shard = s;
-      b->s[i].kind = lp_ckpt_next_kind(cw->store, (int32_t)s);
-      b->s[i++].committed = cw->committed_version[s];
-    }
-    cw->barriers[w] = b;
+    b->s[0].shard = p;
+    b->s[0].kind = lp_ckpt_next_kind(cw->store, (int32_t)p);
+    b->s[0].committed = cw->committed_version[p];
+    cw->sb[p] = b;
+    cw->bst[p] = B_WAIT;
+    n++;
   }
   if (rc != LP_OK) {
     lp_log_error("checkpoint skipped", "err=\"%s\"", lp_strerror(rc));
@@ -391,12 +426,12 @@ static void cut(lp_ckpt_wire *cw) {
     return;
   }
   cw->phase = PH_BARRIER;
-  cw->barriers_out = cw->workers;
+  cw->barriers_out = n;
   for (uint32_t w = 0; w < cw->workers; w++) {
-    lp_ckpt_barrier *b = cw->barriers[w];
-    cw->barriers[w] = NULL;
-    lp_workers_send(cw->srv->workers, w, &b->msg);
+    cw->wnext[w] = w;
+    send_next(cw, w);
   }
+  if (n == 0) write_checkpoint(cw);
   lp__ckpt_resume(cw);
 }
 
@@ -568,10 +603,14 @@ static int setup(lp_ckpt_wire *cw, char *err, size_t errsz) {
   cw->committed = lp_malloc(no * sizeof(int64_t));
   cw->committed_version = lp_calloc(cw->shards, sizeof(uint64_t));
   cw->cut_version = lp_calloc(cw->shards, sizeof(uint64_t));
-  cw->barriers = lp_calloc(cw->workers, sizeof(lp_ckpt_barrier *));
+  cw->sb = lp_calloc(cw->shards, sizeof(lp_ckpt_barrier *));
+  cw->bst = lp_calloc(cw->shards, 1);
+  cw->wbusy = lp_calloc(cw->workers, 1);
+  cw->wnext = lp_calloc(cw->workers, sizeof(uint32_t));
   cw->pst = lp_calloc(cw->shards, 1);
   cw->in_cut = lp_calloc(cw->shards, 1);
-  if (!cw->pst || !cw->in_cut || !cw->applied || !cw->cut || !cw->committed || !cw->committed_version || !cw->cut_version || !cw->barriers ||
+  if (!cw->pst || !cw->in_cut || !cw->applied || !cw->cut || !cw->committed || !cw->committed_version || !cw->cut_version || !cw->sb ||
+      !cw->bst || !cw->wbusy || !cw->wnext ||
       lp__ckpt_miners_new(&cw->miners) != LP_OK) {
     snprintf(err, errsz, "out of memory");
     return LP_ENOMEM;
@@ -702,7 +741,10 @@ void lp__ckpt_free(lp_server *srv) {
     lp_free(h);
   }
   lp__ckpt_miners_free(cw->miners);
-  lp_free(cw->barriers);
+  lp_free(cw->sb);
+  lp_free(cw->bst);
+  lp_free(cw->wbusy);
+  lp_free(cw->wnext);
   lp_free(cw->applied);
   lp_free(cw->cut);
   lp_free(cw->committed);

@@ -16,7 +16,7 @@
 #define TOPICS LP_CKPT_TOPICS
 
 /* The shards of an assignment are loaded: each partition's stream starts after its checkpoint's offsets
- * (the consumer re-reads from the beginning and skips what the state holds) and its held records flow. A
+ * (the consumer is sought there; what it fetched before is skipped) and its records flow again. A
  * partition revoked meanwhile applied nothing since its checkpoint: it is simply dropped. */
 void lp__ckpt_assigned_loaded(lp_ckpt_wire *cw) {
   lp_server *srv = cw->srv;
@@ -136,10 +136,13 @@ void lp__ckpt_revoke(lp_server *srv, int32_t partition, int lost) {
   cw->prompt |= *s == P_RELEASING;
 }
 
+/* Held: assigned and not restored yet, or in the cut of the checkpoint under way and not serialised yet
+ * (asking makes that shard the next one its worker serialises: its records wait). */
 int lp__ckpt_part_held(const lp_server *srv, int32_t partition) {
-  const lp_ckpt_wire *cw = srv->ckpt;
-  return cw != NULL && partition >= 0 && (uint32_t)partition < cw->shards &&
-         (cw->pst[partition] == P_WANT || cw->pst[partition] == P_LOADING);
+  lp_ckpt_wire *cw = srv->ckpt;
+  if (cw == NULL || partition < 0 || (uint32_t)partition >= cw->shards) return 0;
+  if (cw->pst[partition] == P_WANT || cw->pst[partition] == P_LOADING) return 1;
+  return lp__ckpt_barrier_holds(cw, (uint32_t)partition);
 }
 
 int lp__ckpt_parts_ready(const lp_server *srv, char *why, size_t cap) {

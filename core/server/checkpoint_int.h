@@ -25,7 +25,9 @@ typedef struct lp_ckpt_shard_out {
   lp_buf data;             /* out: the blob (owned by the message) */
 } lp_ckpt_shard_out;
 
-/* A barrier for one worker: runs after every message sent to it before, serialises its shards. */
+/* A barrier message: serialises its shards on the worker that owns them. The reactor sends one per shard
+ * (n = 1), one at a time per worker, so a query waits behind at most one shard's serialisation
+ * (checkpoint.c, "the barrier"). */
 typedef struct lp_ckpt_barrier {
   lp_msg msg;
   void *ud;                /* the reactor's checkpoint state */
@@ -98,6 +100,12 @@ enum { PH_RESTORING = 0, PH_LOADING, PH_IDLE, PH_ALIGNING, PH_BARRIER, PH_WRITIN
  * more; its shard is emptied once nothing of it is in flight (queries must not see a stale copy), then OFF. */
 enum { P_OFF = 0, P_WANT, P_LOADING, P_LIVE, P_RELEASING, P_DROP };
 
+/* A shard's place in the barrier under way. B_NONE: not in it, or serialised already. B_WAIT: in the cut,
+ * its message not sent yet. B_URGENT: the same, and records of it wait (serialised next on its worker).
+ * B_RING: its message is on the worker. A shard in B_WAIT, B_URGENT or B_RING takes no record: nothing may
+ * be applied to it between the cut and its serialisation. */
+enum { B_NONE = 0, B_WAIT, B_URGENT, B_RING };
+
 
 /* An embedded-mode HTTP item applied but not yet in a committed checkpoint: answered after it is. */
 typedef struct held_ticket {
@@ -128,7 +136,13 @@ typedef struct lp_ckpt_wire {
   held_ticket *held_head, *held_tail;
   lp_ckpt_miners *miners;
   lp_buf global;
-  lp_ckpt_barrier **barriers;
+  /* The barrier of the checkpoint under way, one message per shard in the cut: sb[shard] (owned by the
+   * reactor unless bst says B_RING), bst[shard] its place, wbusy[worker] whether that worker has one in
+   * its ring, wnext[worker] the next shard in order. barriers_out: shards not serialised yet. */
+  lp_ckpt_barrier **sb;
+  uint8_t *bst;
+  uint8_t *wbusy;
+  uint32_t *wnext;
   uint32_t barriers_out;
   uint32_t loads_out;
   uint32_t drops_out;              /* shards being emptied (P_DROP) */
@@ -159,6 +173,9 @@ int lp__ckpt_send_loads(lp_ckpt_wire *cw, lp_ckpt_state *states, size_t n, int r
 void lp__ckpt_take_offsets(lp_ckpt_wire *cw, const lp_ckpt_state *s);
 void lp__ckpt_close_all(lp_ckpt_wire *cw);
 void lp__ckpt_resume(lp_ckpt_wire *cw);
+/* Whether the barrier under way still has to serialise shard p (its records are held until it did); a
+ * shard asked for this way is serialised next on its worker. */
+int lp__ckpt_barrier_holds(lp_ckpt_wire *cw, uint32_t p);
 
 /* checkpoint_assign.c, for checkpoint.c (docs/adr/0015-scale-out.md). assigned_loaded: the shards of an
  * assignment are loaded. assign_restore: restores the assigned partitions with nothing in flight; 1 when

@@ -7,6 +7,14 @@
  * attempt is paid by the query that started it (the owner); a retry (a time-out, a 429, a 5xx) is made
  * only while the owner still waits and can pay for it, and only if it can start before the owner's
  * deadline: every micro-dollar spent is in the cost of some query's answer.
+ *
+ * The cache is the fast path; the lead is the record. A vendor answer (found or 404) goes to the lead's
+ * shard with its time (lp_leads_apply_enrichment), so it is checkpointed and survives a restart and the
+ * cache's eviction. A fetch therefore starts by asking the lead's shard worker what the vendor said last
+ * (the probe, one ring message): an answer within enrich.cache_ttl (found) or enrich.negative_ttl (404)
+ * refills the cache and answers the fetch's queries without a call, its reservation given back; else the
+ * vendor is asked. The money and the breaker are reserved before the probe, in the query's item order,
+ * so a budget buys the same leads as without it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -40,8 +48,11 @@ typedef struct waiter {
   size_t idx;
 } waiter;
 
+struct probe_msg;
+
 typedef struct fetch {
   lp_enricher *e;
+  struct probe_msg *probe;        /* the lead's state is being read on its shard; NULL after */
   struct fetch *prev, *next;      /* the fetches in flight */
   lp_enrich_query *owner;         /* pays for retries; NULL once it answered */
   waiter *w;
@@ -76,9 +87,9 @@ struct lp_enricher {
   lp_enrich_query *wait_head, *wait_tail;
   uv_timer_t timer;
   int stopped;
-  uint64_t hits, misses, rng;
-  lp_metric *m_calls[R__N], *m_skips[S__N], *m_cache_hit, *m_cache_miss, *m_hit_rate, *m_cost, *m_daily,
-      *m_breaker;
+  uint64_t hits, from_leads, misses, rng;
+  lp_metric *m_calls[R__N], *m_skips[S__N], *m_cache_hit, *m_cache_lead, *m_cache_miss, *m_hit_rate, *m_cost,
+      *m_daily, *m_breaker;
 };
 
 static int64_t to_micro(double usd) { return usd > 0 ? (int64_t)llround(usd * 1e6) : 0; }
@@ -111,8 +122,9 @@ static centry *cache_get(lp_enricher *e, const char *d, size_t len, uint64_t has
   return NULL;
 }
 
-/* Remembers a vendor's answer (f NULL: a 404). Out of memory only loses the memory of it. */
-static void cache_put(lp_enricher *e, const fetch *f, const lp_firmo *firmo, int64_t now_ms) {
+/* Remembers a vendor's answer (firmo NULL: a 404) until expires_ms. Out of memory only loses the memory
+ * of it. */
+static void cache_put(lp_enricher *e, const fetch *f, const lp_firmo *firmo, int64_t now_ms, int64_t expires_ms) {
   const lp_config *cfg = e->srv->cfg;
   centry *old = cache_get(e, f->domain, f->len, f->hash, now_ms);
   if (old != NULL) cache_remove(e, old);
@@ -125,7 +137,7 @@ static void cache_put(lp_enricher *e, const fetch *f, const lp_firmo *firmo, int
   c->len = f->len;
   memcpy(c->domain, f->domain, f->len);
   c->found = firmo != NULL;
-  c->expires_ms = now_ms + (firmo != NULL ? cfg->enrich.cache_ttl_ms : cfg->enrich.negative_ttl_ms);
+  c->expires_ms = expires_ms;
   c->hnext = *bucket(e, c->hash);
   *bucket(e, c->hash) = c;
   c->older = e->newest;
@@ -180,6 +192,18 @@ static void refund(lp_enricher *e, fetch *f) {
   f->reserved_micro = 0;
 }
 
+/* The first attempt's reservation that never became a call (the lead knew the answer, or shutdown came
+ * first): like a refund, and the owner's attempt is not counted either. */
+static void release(lp_enricher *e, fetch *f) {
+  if (f->owner != NULL) f->owner->calls--;
+  refund(e, f);
+}
+
+static void publish_hit_rate(lp_enricher *e) {
+  uint64_t answered = e->hits + e->from_leads;
+  if (answered + e->misses > 0) lp_gauge_set(e->m_hit_rate, (double)answered / (double)(answered + e->misses));
+}
+
 static void publish_money(lp_enricher *e) {
   lp_gauge_set(e->m_cost, (double)e->total_micro / 1e6);
   lp_gauge_set(e->m_daily, (double)e->day_spent_micro / 1e6);
@@ -192,6 +216,8 @@ typedef struct apply_msg {
   lp_msg msg;
   uint32_t shard;
   int rc;
+  int state;                      /* LP_LEAD_ENRICH_FOUND or NOT_FOUND */
+  int64_t at_ms;                  /* when the vendor answered */
   uint64_t hash;
   size_t len;
   lp_firmo f;
@@ -201,8 +227,9 @@ typedef struct apply_msg {
 static void apply_run(lp_worker *w, lp_msg *m) {
   apply_msg *a = (apply_msg *)m;
   lp_shard *sh = lp__worker_shard(w, a->shard);
-  a->rc = lp_leads_apply_enrichment(&sh->leads, a->domain, a->len, a->hash, a->f.name, a->f.industry,
-                                    a->f.country, a->f.employees);
+  a->rc = sh == NULL ? LP_ENOENT
+        : lp_leads_apply_enrichment(&sh->leads, a->domain, a->len, a->hash, a->state, a->at_ms, a->f.name,
+                                    a->f.industry, a->f.country, a->f.employees);
   if (a->rc > 0) {  /* a state change like an event's: the next checkpoint saves the shard */
     sh->version++;
     sh->dirty = 1;
@@ -217,14 +244,17 @@ static void apply_done(lp_msg *m) {
   lp_free(a);
 }
 
-static void send_apply(lp_enricher *e, const fetch *f, const lp_firmo *firmo) {
+/* Sends the vendor's answer (firmo NULL: a 404) given at at_ms to the lead's shard worker. */
+static void send_apply(lp_enricher *e, const fetch *f, const lp_firmo *firmo, int64_t at_ms) {
   apply_msg *a = lp_calloc(1, sizeof(*a));
-  if (a == NULL || lp__firmo_copy(&a->f, firmo) != LP_OK) {
+  if (a == NULL || (firmo != NULL && lp__firmo_copy(&a->f, firmo) != LP_OK)) {
     lp_log_warn("enrichment not applied to its lead", "domain=%s err=%s", f->domain, lp_strerror(LP_ENOMEM));
     lp_free(a);
     return;
   }
   a->msg = (lp_msg){ apply_run, apply_done, 0, NULL };
+  a->state = firmo != NULL ? LP_LEAD_ENRICH_FOUND : LP_LEAD_ENRICH_NOT_FOUND;
+  a->at_ms = at_ms;
   a->shard = lp_partition_of(f->domain, f->len, (uint32_t)e->srv->cfg->server.shards);
   a->hash = f->hash;
   a->len = f->len;
@@ -294,16 +324,17 @@ static void fetch_free(fetch *f) {
   uv_close((uv_handle_t *)&f->backoff, fetch_closed);
 }
 
-/* The fetch is over: remember and apply the answer (state FOUND / NOT_FOUND), tell the waiting queries,
- * and free it. */
-static void fetch_finish(fetch *f, int state, const lp_firmo *firmo) {
+/* The fetch is over with state (FOUND with firmo, NOT_FOUND, or NONE: no answer): a vendor's answer is
+ * remembered and applied to the lead (from_lead: the answer is the lead's own record, already cached), the
+ * waiting queries are told, and it is freed. */
+static void fetch_finish(fetch *f, int state, const lp_firmo *firmo, int from_lead) {
   lp_enricher *e = f->e;
-  int64_t now = lp_now_ms();
-  if (state == LP_ENRICH_FOUND) {
-    cache_put(e, f, firmo, now);
-    send_apply(e, f, firmo);
-  } else if (state == LP_ENRICH_NOT_FOUND) {
-    cache_put(e, f, NULL, now);
+  if (state != LP_ENRICH_NONE && !from_lead) {
+    const lp_config *cfg = e->srv->cfg;
+    const lp_firmo *found = state == LP_ENRICH_FOUND ? firmo : NULL;
+    int64_t now = lp_now_ms();
+    cache_put(e, f, found, now, now + (found != NULL ? cfg->enrich.cache_ttl_ms : cfg->enrich.negative_ttl_ms));
+    send_apply(e, f, found, now);
   }
   waiter *w = f->w;
   size_t n = f->n_w;
@@ -315,6 +346,7 @@ static void fetch_finish(fetch *f, int state, const lp_firmo *firmo) {
     lp_enrich_query *q = w[i].q;
     lp_enrich_item *it = &q->items[w[i].idx];
     it->state = state;
+    if (from_lead) q->hits++;
     if (state == LP_ENRICH_FOUND && lp__firmo_copy(&it->firmo, firmo) != LP_OK) it->state = LP_ENRICH_NONE;
     if (--q->pending == 0) query_finish(e, q);
   }
@@ -388,7 +420,8 @@ static void on_response(void *ud, int err, const char *errstr, const lp_httpc_re
   int retried = (r == R_TRANSPORT || r == R_RATE_LIMITED || r == R_SERVER_ERROR) && try_retry(f, retry_after);
   publish_money(e);
   if (retried) return;
-  fetch_finish(f, r == R_FOUND ? LP_ENRICH_FOUND : r == R_NOT_FOUND ? LP_ENRICH_NOT_FOUND : LP_ENRICH_NONE, &firmo);
+  fetch_finish(f, r == R_FOUND ? LP_ENRICH_FOUND : r == R_NOT_FOUND ? LP_ENRICH_NOT_FOUND : LP_ENRICH_NONE, &firmo,
+               0);
   lp__firmo_clear(&firmo);
 }
 
@@ -410,7 +443,88 @@ static void start_attempt(fetch *f) {
   lp_breaker_record(&e->breaker, 0, lp_now_ms());
   lp_counter_add(e->m_calls[R_TRANSPORT], 1);
   publish_money(e);
-  fetch_finish(f, LP_ENRICH_NONE, NULL);
+  fetch_finish(f, LP_ENRICH_NONE, NULL, 0);
+}
+
+/* ---- the lead's record of the vendor's last answer ------------------------------------------------ */
+
+typedef struct probe_msg {
+  lp_msg msg;
+  fetch *f;                       /* NULL once the fetch ended without it (shutdown) */
+  uint32_t shard;
+  int state;                      /* out: the lead's LP_LEAD_ENRICH_* (NONE: no answer, or no such lead) */
+  int64_t at_ms;                  /* out: when the vendor answered */
+  lp_firmo firmo;                 /* out when FOUND: the lead's firmographics */
+  uint64_t hash;
+  size_t len;
+  char domain[256];
+} probe_msg;
+
+static void probe_run(lp_worker *w, lp_msg *m) {
+  probe_msg *p = (probe_msg *)m;
+  lp_shard *sh = lp__worker_shard(w, p->shard);
+  const lp_lead *l = sh != NULL ? lp_leads_get(&sh->leads, p->domain, p->len, p->hash) : NULL;
+  if (l == NULL || l->enrich_state == LP_LEAD_ENRICH_NONE) return;
+  p->state = l->enrich_state;
+  p->at_ms = l->enrich_ms;
+  if (p->state != LP_LEAD_ENRICH_FOUND) return;
+  lp_firmo v = { l->name, l->industry, "", l->employees };
+  memcpy(v.country, l->country, sizeof(v.country));
+  if (lp__firmo_copy(&p->firmo, &v) != LP_OK) p->state = LP_LEAD_ENRICH_NONE;  /* then the vendor is asked */
+}
+
+static void count_miss(lp_enricher *e) {
+  e->misses++;
+  lp_counter_add(e->m_cache_miss, 1);
+  publish_hit_rate(e);
+}
+
+/* The lead's answer: within its TTL it refills the cache and ends the fetch without a call (the
+ * reservation and the breaker's allowance given back); else the vendor is asked. */
+static void probe_done(lp_msg *m) {
+  probe_msg *p = (probe_msg *)m;
+  fetch *f = p->f;
+  if (f != NULL) {
+    lp_enricher *e = f->e;
+    const lp_config *cfg = e->srv->cfg;
+    int found = p->state == LP_LEAD_ENRICH_FOUND;
+    int64_t now = lp_now_ms(), until = p->at_ms + (found ? cfg->enrich.cache_ttl_ms : cfg->enrich.negative_ttl_ms);
+    f->probe = NULL;
+    if (p->state != LP_LEAD_ENRICH_NONE && until > now) {
+      cache_put(e, f, found ? &p->firmo : NULL, now, until);
+      release(e, f);
+      lp_breaker_unused(&e->breaker);
+      e->from_leads++;
+      lp_counter_add(e->m_cache_lead, 1);
+      publish_hit_rate(e);
+      publish_money(e);
+      fetch_finish(f, found ? LP_ENRICH_FOUND : LP_ENRICH_NOT_FOUND, &p->firmo, 1);
+    } else {
+      count_miss(e);
+      start_attempt(f);
+    }
+  }
+  lp__firmo_clear(&p->firmo);
+  lp_free(p);
+}
+
+/* Asks the lead's shard what the vendor said last (probe_done goes on); without memory for the message,
+ * the vendor is asked at once. */
+static void probe_lead(lp_enricher *e, fetch *f) {
+  probe_msg *p = lp_calloc(1, sizeof(*p));
+  if (p == NULL) {
+    count_miss(e);
+    start_attempt(f);
+    return;
+  }
+  p->msg = (lp_msg){ probe_run, probe_done, 0, NULL };
+  p->f = f;
+  p->shard = lp_partition_of(f->domain, f->len, (uint32_t)e->srv->cfg->server.shards);
+  p->hash = f->hash;
+  p->len = f->len;
+  memcpy(p->domain, f->domain, f->len);
+  f->probe = p;
+  lp_workers_send_shard(e->srv->workers, p->shard, &p->msg);
 }
 
 static fetch *fetch_find(lp_enricher *e, const char *d, size_t len) {
@@ -432,8 +546,8 @@ static int add_waiter(fetch *f, lp_enrich_query *q, size_t idx) {
   return LP_OK;
 }
 
-/* A new fetch for item idx of q, its first attempt reserved and allowed by the breaker. 1 started, 0 not
- * (the reservation is given back). */
+/* A new fetch for item idx of q, its first attempt reserved and allowed by the breaker; it asks the lead
+ * first (probe_lead). 1 started, 0 not (the reservation is given back). */
 static int fetch_start(lp_enricher *e, lp_enrich_query *q, size_t idx, uint64_t hash, int wait) {
   const lp_enrich_item *it = &q->items[idx];
   fetch *f = it->len < sizeof(f->domain) ? lp_calloc(1, sizeof(*f)) : NULL;
@@ -459,7 +573,7 @@ static int fetch_start(lp_enricher *e, lp_enrich_query *q, size_t idx, uint64_t 
   f->next = e->fetches;
   if (e->fetches) e->fetches->prev = f;
   e->fetches = f;
-  start_attempt(f);
+  probe_lead(e, f);
   return 1;
 }
 
@@ -487,10 +601,9 @@ int lp_enrich_start(lp_enricher *e, lp_enrich_query *q) {
       if (c->found && lp__firmo_copy(&it->firmo, &c->f) != LP_OK) it->state = LP_ENRICH_NONE;
       continue;
     }
-    e->misses++;
-    lp_counter_add(e->m_cache_miss, 1);
     fetch *f = fetch_find(e, it->domain, it->len);
     if (f != NULL) {
+      count_miss(e);
       if (wait) (void)add_waiter(f, q, i);  /* out of memory: this query does not wait for it */
       continue;
     }
@@ -500,6 +613,7 @@ int lp_enrich_start(lp_enricher *e, lp_enrich_query *q) {
       skip = S_BREAKER;
     }
     if (skip != S__N) {
+      count_miss(e);
       lp_counter_add(e->m_skips[skip], 1);
       continue;
     }
@@ -507,7 +621,7 @@ int lp_enrich_start(lp_enricher *e, lp_enrich_query *q) {
   }
   e->hits += q->hits;
   lp_counter_add(e->m_cache_hit, q->hits);
-  if (e->hits + e->misses > 0) lp_gauge_set(e->m_hit_rate, (double)e->hits / (double)(e->hits + e->misses));
+  publish_hit_rate(e);
   publish_money(e);
   if (q->pending == 0) return 0;
   q->prev = e->wait_tail;
@@ -531,15 +645,17 @@ static int setup_metrics(lp_enricher *e, lp_metrics *m) {
   lp_metric_family *skips = lp_metrics_family(m, LP_METRIC_COUNTER, "leadpoet_enrich_skips_total",
                                               "Enrichment calls not made, by reason.", reason_label, 1, NULL, 0);
   lp_metric_family *cache = lp_metrics_family(m, LP_METRIC_COUNTER, "leadpoet_enrich_cache_total",
-                                              "Enrichment cache lookups of leads lacking a field, by result.",
+                                              "Enrichment lookups of leads lacking a field, by result: hit (the cache), "
+                                              "lead (the lead's record of the vendor's last answer), miss.",
                                               result_label, 1, NULL, 0);
   for (int i = 0; i < R__N; i++) e->m_calls[i] = lp_metrics_series(calls, &result_names[i]);
   for (int i = 0; i < S__N; i++) e->m_skips[i] = lp_metrics_series(skips, &skip_names[i]);
-  static const char *const hit[] = { "hit" }, *const miss[] = { "miss" };
+  static const char *const hit[] = { "hit" }, *const lead[] = { "lead" }, *const miss[] = { "miss" };
   e->m_cache_hit = lp_metrics_series(cache, hit);
+  e->m_cache_lead = lp_metrics_series(cache, lead);
   e->m_cache_miss = lp_metrics_series(cache, miss);
   e->m_hit_rate = lp_metrics_gauge(m, "leadpoet_enrich_cache_hit_rate",
-                                   "Share of enrichment lookups answered from the cache.");
+                                   "Share of enrichment lookups answered without a vendor call (cache or lead).");
   e->m_cost = lp_metrics_gauge(m, "leadpoet_enrich_cost_usd", "USD charged for enrichment calls since start.");
   e->m_daily = lp_metrics_gauge(m, "leadpoet_enrich_daily_spent_usd",
                                 "USD charged for enrichment calls this UTC day (enrich.daily_budget_usd bounds it).");
@@ -549,8 +665,9 @@ static int setup_metrics(lp_enricher *e, lp_metrics *m) {
     if (e->m_calls[i] == NULL) return LP_ENOMEM;
   for (int i = 0; i < S__N; i++)
     if (e->m_skips[i] == NULL) return LP_ENOMEM;
-  return e->m_cache_hit && e->m_cache_miss && e->m_hit_rate && e->m_cost && e->m_daily && e->m_breaker ? LP_OK
-                                                                                                     : LP_ENOMEM;
+  int ok = e->m_cache_hit && e->m_cache_lead && e->m_cache_miss && e->m_hit_rate && e->m_cost && e->m_daily &&
+           e->m_breaker;
+  return ok ? LP_OK : LP_ENOMEM;
 }
 
 /* The vendor enrich.provider names, and its key; 0 when that vendor has no key. */
@@ -632,7 +749,13 @@ void lp_enricher_stop(lp_enricher *e) {
     if (f->http != NULL) lp_httpc_cancel(f->http);
     f->http = NULL;
     uv_timer_stop(&f->backoff);
-    fetch_finish(f, LP_ENRICH_NONE, NULL);
+    if (f->probe != NULL) {  /* nothing left this process: the reservation is given back */
+      f->probe->f = NULL;    /* its message comes back from the draining worker and is freed then */
+      f->probe = NULL;
+      release(e, f);
+      lp_breaker_unused(&e->breaker);
+    }
+    fetch_finish(f, LP_ENRICH_NONE, NULL, 0);
   }
   while (e->wait_head != NULL) query_finish(e, e->wait_head);
   uv_close((uv_handle_t *)&e->timer, NULL);

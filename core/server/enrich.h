@@ -10,7 +10,10 @@
  * and the circuit breaker allow. The query waits enrich.wait at most: what lands later is applied anyway,
  * for the next query. A vendor answer is cached per domain (enrich.cache_ttl, or enrich.negative_ttl for a
  * 404) and applied to the lead on its shard's worker (a ring message: lp_leads_apply_enrichment fills the
- * fields the lead lacks), so it is in the shard's checkpoints and in GET /v1/leads/{domain}.
+ * fields the lead lacks and records the answer's state and time), so it is in the shard's checkpoints and
+ * in GET /v1/leads/{domain}. A domain the cache does not know is first looked up in its lead's record (one
+ * ring message to its shard): a vendor answer within those TTLs, also one from before a restart or one the
+ * bounded cache forgot, answers it without a call and refills the cache.
  *
  * Money is counted in whole micro-dollars, so a budget holds to the cent: a call is reserved from the
  * query's and the day's budget before it starts, and refunded when the vendor certainly did not bill it
@@ -69,7 +72,7 @@ struct lp_enrich_query {
   /* out */
   int64_t cost_micro;     /* charged to this query, in micro-dollars */
   uint32_t calls;         /* vendor attempts this query paid for */
-  uint32_t hits;          /* items answered from the cache */
+  uint32_t hits;          /* items answered without a vendor call (the cache, or the lead's record) */
   /* private */
   lp_enrich_query *prev, *next;  /* the enricher's waiting list, oldest first */
   uint64_t deadline_ns;
@@ -119,11 +122,5 @@ int lp__vendor_parse(int vendor, const char *body, size_t len, const lp_icp_pars
 void lp__firmo_clear(lp_firmo *f);
 /* A deep copy; LP_ENOMEM leaves dst cleared. */
 int lp__firmo_copy(lp_firmo *dst, const lp_firmo *src);
-
-/* Defined in core/shard/leads.c (the lead table's owner); declared there too until leads.h carries it.
- * Fills the firmographics the lead lacks: 1 filled, 0 nothing to fill, LP_ENOENT no such lead, LP_ENOMEM.
- * The shard's worker. */
-int lp_leads_apply_enrichment(lp_lead_table *t, const char *domain, size_t len, uint64_t hash, const char *name,
-                              const char *industry, const char *country, int64_t employees);
 
 #endif

@@ -31,6 +31,11 @@
  * Reputation: before the scatter, a due reputation snapshot is published (it reaches each worker ahead of
  * the query in the same ring); after the merge, the answer (each lead's domain and the miners of the
  * evidence it showed) goes into the reputation stage's answer ring, for outcomes that name its query_id.
+ *
+ * A/B tests (model.c, scoring.variants): the query's variant is forced by X-Leadpoet-Variant (checked before
+ * any work: 400 when unknown) or assigned by the hash of its query_id; that variant's model scores it, the
+ * answer names it ("variant"), is archived with it and remembered with it for outcome credit (a peer's
+ * request is counted by the instance that asked). The peers are asked with the same variant.
  */
 #define _GNU_SOURCE  /* memmem */
 #include <jansson.h>
@@ -64,6 +69,8 @@ typedef struct query_ctx {
   lp_http_req *req;
   lp_qplan plan;
   lp_model_ref *model;       /* held from the scatter to the free (model.c); NULL = v0 */
+  uint32_t variant;          /* the A/B variant answering (model.c), 0 without a test */
+  int peer_req;              /* asked by a peer: the asking instance counts it in its A/B test */
   uint32_t outstanding;
   double reactor_cpu_s;
   lp_qresult *results;       /* one per worker, written by that worker only */
@@ -228,6 +235,10 @@ static void render(query_ctx *q) {
   const char *model = lp__model_name(q->model);
   lp_buf_puts(&b, "          ,\"model\":");
   lp_buf_json_str(&b, model, strlen(model));
+  const char *variant = lp__variant_name(q->variant);
+  lp_buf_puts(&b, ",\"variant\":");
+  if (variant[0]) lp_buf_json_str(&b, variant, strlen(variant));
+  else lp_buf_puts(&b, "null");
   lp_buf_puts(&b, ",\"leads\":[");
   for (size_t i = 0; i < rank; i++) {
     lp_buf_printf(&b, "%s{\"rank\":%zu,", i ? "," : "", i + 1);
@@ -235,14 +246,15 @@ static void render(query_ctx *q) {
     lp_buf_puts(&b, "}");
   }
   record_answer(q, q->ranked, rank);
+  if (!q->peer_req) lp__experiment_answered(q->variant, q->query_id, q->ranked, rank);
   if (lp__trainlog() != NULL)  /* the rows of the leads shown, for leadpoet train (core/train) */
-    lp_trainlog_query(lp__trainlog(), q->query_id, q->plan.now_ms, model, q->plan.req.prompt, q->plan.req.prompt_len,
-                      q->ranked, q->scores, rank);
+    lp_trainlog_query(lp__trainlog(), q->query_id, q->plan.now_ms, model, variant, q->plan.req.prompt,
+                      q->plan.req.prompt_len, q->ranked, q->scores, rank);
   double cpu = q->cpu_s + thread_cpu_s() - t0;
   double usd = cpu * srv->cfg->query.instance_usd_per_hour / 3600.0 + q->paid_usd + q->enrich_usd;
   double per_lead = rank ? usd / (double)rank : 0;
   q->usd_total = usd;
-  lp_archive_answer(lp_archive_active(), q->query_id, &q->plan, q->ranked, q->scores, rank, model, "", usd);
+  lp_archive_answer(lp_archive_active(), q->query_id, &q->plan, q->ranked, q->scores, rank, model, variant, usd);
   lp_buf_printf(&b, "],\"cost\":{\"usd_total\":%.10f,\"usd_per_lead\":%.10f,\"llm_calls\":%u,\"enrich_calls\":%u,"
                 "\"enrich_usd\":%.6f,\"cpu_seconds\":%.6f}",
                 usd, per_lead, (unsigned)q->llm_calls, (unsigned)q->enrich_calls, q->enrich_usd, cpu);
@@ -544,6 +556,10 @@ static void scatter_to_peers(query_ctx *q, lp_http_req *req, lp_str body) {
   char fwd[1024] = "";
   static const char *const pass[] = { "Authorization", "X-API-Key" };  /* the caller's key, as given */
   size_t at = 0;
+  if (lp__experiment_on()) {  /* the peers score with the same variant's model */
+    int w = snprintf(fwd, sizeof(fwd), "%s: %s\r\n", LP_VARIANT_HEADER, lp__variant_name(q->variant));
+    if (w > 0 && (size_t)w < sizeof(fwd)) at = (size_t)w;
+  }
   for (size_t i = 0; i < 2; i++) {
     lp_str h = lp_http_req_header(req, pass[i]);
     int w = h.len && h.len < 400 ? snprintf(fwd + at, sizeof(fwd) - at, "%s: %.*s\r\n", pass[i], (int)h.len, h.ptr) : 0;
@@ -573,6 +589,12 @@ void lp__route_leads(lp_http_req *req, lp_str param, void *ud) {
   lp_str body = lp_http_req_body(req);
   lp_query_req qr;
   char err[512] = "";
+  lp_str forced = lp_http_req_header(req, LP_VARIANT_HEADER);
+  uint32_t variant = 0;
+  if (forced.len > 0 && lp__experiment_find(forced, &variant, err, sizeof(err)) != LP_OK) {
+    lp_http_respond_error(req, 400, "bad_request", "%s", err);
+    return;
+  }
   if (lp_query_req_parse(body.ptr, body.len, srv->cfg->query.default_max_cost_usd, &qr, err, sizeof(err)) != LP_OK) {
     lp_http_respond_error(req, 400, "bad_request", "%s", err);
     return;
@@ -607,8 +629,10 @@ void lp__route_leads(lp_http_req *req, lp_str param, void *ud) {
     return;
   }
   q->req = req;
-  q->model = lp__model_acquire();
   make_query_id(q->query_id, sizeof(q->query_id));
+  q->variant = forced.len > 0 ? variant : lp__experiment_assign(q->query_id, strlen(q->query_id));
+  q->peer_req = lp_http_req_header(req, LP_PEER_HEADER).len > 0;
+  q->model = lp__model_acquire_variant(q->variant);
   lp__credit_publish_due(srv);
   q->outstanding = 1;
   for (uint32_t w = 0; w < nw; w++) {

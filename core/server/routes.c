@@ -163,6 +163,7 @@ static const lp_route routes[] = {
   { HTTP_GET, "/v1/leads/{domain}", "/v1/leads/{domain}", route_lead_get },
   { HTTP_POST, "/v1/leads", "/v1/leads", lp__route_leads },
   { HTTP_POST, "/v1/admin/reload", "/v1/admin/reload", lp__route_admin_reload },
+  { HTTP_GET, "/v1/experiments", "/v1/experiments", lp__route_experiments },
   { HTTP_GET, "/v1/miners", "/v1/miners", lp__route_miners },
   { HTTP_POST, "/v1/watches", "/v1/watches", lp__route_watches_post },
   { HTTP_GET, "/v1/watches", "/v1/watches", lp__route_watches_list },

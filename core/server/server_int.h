@@ -234,7 +234,8 @@ int lp__ckpt_hold(const lp_server *srv);
 /* Rebalances in external mode (docs/adr/0015-scale-out.md). assign: 1 when the checkpoint layer restores
  * the partition before its records are applied (the caller starts the consumer at the beginning); revoke:
  * the partition's state is written once more (not when lost), then dropped; part_held: its records must
- * wait (restore pending); parts_ready: 0 with why while an assigned partition is being restored. Reactor. */
+ * wait (restore pending, or its shard not yet serialised by the checkpoint under way; asking makes it the
+ * next one serialised); parts_ready: 0 with why while an assigned partition is being restored. Reactor. */
 int lp__ckpt_assign(lp_server *srv, int32_t partition);
 void lp__ckpt_revoke(lp_server *srv, int32_t partition, int lost);
 int lp__ckpt_part_held(const lp_server *srv, int32_t partition);

@@ -53,8 +53,9 @@ static void on_assign(void *ud, lp_kafka_partition *parts, size_t n) {
     lp_stream_part *pp = lp__stream_part(st, parts[i].topic_idx, parts[i].partition);
     if (pp->head != NULL && pp->next_offset > parts[i].offset) parts[i].offset = pp->next_offset;
     /* With checkpoints (external mode) the partition's state is restored before any record is applied:
-     * its records are held until then, and the consumer reads from the beginning while the records the
-     * checkpoint holds are skipped (docs/adr/0015-scale-out.md). */
+     * its records are held until then; the consumer is assigned at the beginning (the stored offsets are
+     * not known yet) and sought past them once the restore read them (lp__stream_restart_at;
+     * docs/adr/0015-scale-out.md). */
     if (lp__ckpt_assign(st->srv, parts[i].partition)) parts[i].offset = LP_KAFKA_OFFSET_BEGINNING;
     lag_series(st, parts[i].topic_idx, parts[i].partition);
   }
@@ -440,5 +441,13 @@ void lp__stream_restart_at(lp_server *srv, int topic_idx, int32_t partition, int
   if (st == NULL || topic_idx < 0 || topic_idx >= LP_STREAM_TOPICS || partition < 0 || (uint32_t)partition >= st->shards)
     return;
   lp__stream_part(st, topic_idx, partition)->next_offset = offset >= 0 ? offset + 1 : -1;
-  if (offset >= 0 && st->cons) lp_kafka_consumer_mark_applied(st->cons, topic_idx, partition, offset);
+  if (offset < 0 || st->cons == NULL) return;
+  lp_kafka_consumer_mark_applied(st->cons, topic_idx, partition, offset);
+  /* The consumer was assigned at the log's beginning: move it past what the state holds rather than
+   * re-read it. The seek is asynchronous, so a record fetched before it may still come: next_offset skips
+   * it. A partition revoked meanwhile is not sought (LP_ESTATE); a refused seek only costs the re-read. */
+  int rc = lp_kafka_consumer_seek(st->cons, topic_idx, partition, offset + 1);
+  if (rc != LP_OK && rc != LP_ESTATE)
+    lp_log_warn("kafka: cannot seek a restored partition; it re-reads its log and skips what the state holds",
+                "partition=%d offset=%lld err=\"%s\"", (int)partition, (long long)offset + 1, lp_strerror(rc));
 }

@@ -6,8 +6,9 @@
  * fires when an event moves a lead into that set. The set is seeded at registration by one full query
  * (so what already stands never fires), then kept incrementally: the reactor collects the leads that
  * applied events touched (apply.c calls lp__watches_touch), and every watch.coalesce the worker that owns
- * them runs each watch's plan over its shards (the scores of POST /v1/leads); only a touched lead can enter
- * the set, and one that does fires one delivery. Deliveries are POSTs signed with HMAC-SHA256 of the body under the watch's
+ * them scores each touched lead for each watch (lp_query_score_lead: the lead's score in POST /v1/leads,
+ * one lead at a time, never a query); only a touched lead can enter the set, and one that does fires one
+ * delivery. Deliveries are POSTs signed with HMAC-SHA256 of the body under the watch's
  * secret, retried with exponential back-off and jitter, dead-lettered after watch.max_attempts.
  *
  * Files: watch.c (registry, routes), watch_eval.c (touches, evaluation, the sets), watch_deliver.c
@@ -87,6 +88,7 @@ typedef struct lp_watches {
   /* deliveries in flight or waiting for a retry (watch_deliver.c) */
   struct lp_watch_delivery *deliveries;
   lp_metric *m_ok, *m_retry, *m_dead, *m_fired, *m_watches;
+  lp_metric *m_scored;             /* leadpoet_watch_leads_scored_total (watch_eval.c registers it) */
 } lp_watches;
 
 /* ---- watch.c ------------------------------------------------------------------------------------ */

@@ -4,13 +4,14 @@
  * apply.c reports each applied snippet's lead here. The touches wait per worker for watch.coalesce (so the
  * cost of evaluation follows the clock, not the ingest rate), then one message per worker carries them,
  * with a reference to every watch and a copy of its plan stamped with the current time. On the worker,
- * each plan runs over the worker's shards as a query does (query/exec.c, model v0: the same candidates, the
- * same BM25 statistics, so the same scores as POST /v1/leads), and the reactor keeps only the hits whose
- * lead was touched: a hit at or above min_score that beats the set's weakest member (or finds room) enters
- * the set and fires a delivery; a touched member that no longer ranks leaves the set (it fires again if it
- * comes back). A worker with no touch in a period runs nothing. The seed query at registration runs the
- * plan on every worker and fills the set silently. docs/adr/0016-watches.md says what a per-lead scorer in
- * query/exec.c would save.
+ * each watch scores the touched leads only, one by one (lp_query_score_lead: the BM25 statistics of the
+ * worker's shards, as the query uses, then the same filters, features and model, so a lead's score is its
+ * score in POST /v1/leads), and back on the reactor a scored lead at or above min_score that beats the
+ * set's weakest member (or finds room) enters the set and fires a delivery; a touched member that no
+ * longer matches (filtered out, or below min_score) leaves the set (it fires again if it comes back). The
+ * cost is one lead per watch per touched lead, never a query; a worker with no touch in a period runs
+ * nothing. The seed query at registration runs the plan on every worker (a full query) and fills the set
+ * silently. docs/adr/0016-watches.md.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "query/exec.h"
+#include "server/model.h"
 #include "server/watch.h"
 
 typedef struct touch {
   char *domain;               /* lp_malloc'd: "domain\0snippet_id\0" */
   const char *snippet;        /* inside domain's allocation */
+  uint32_t shard;             /* the lead's shard (on the worker the touches are sent to) */
 } touch;
 
 typedef struct lp_watch_touch {
@@ -49,7 +52,10 @@ typedef struct eval_msg {
   uint32_t nw;
   lp_watch **w;               /* referenced */
   lp_qplan *plans;            /* shallow copies stamped with now */
-  lp_qresult *res;            /* per watch, written by the worker */
+  lp_model_ref *model;        /* held from the send to the free; NULL = v0 (as POST /v1/leads) */
+  double *bar;                /* per watch, at the send: the least score that may enter its set */
+  lp_qresult *res;            /* per watch, written by the worker: the seed's top k, or the touched leads
+                                 that are candidates of the watch's query (candidates = leads scored) */
 } eval_msg;
 
 static int cmp_touch(const void *a, const void *b) {
@@ -66,10 +72,38 @@ static void eval_free(eval_msg *m) {
   lp_free(m->w);
   lp_free(m->plans);
   lp_free(m->res);
+  lp_free(m->bar);
+  lp__model_release(m->model);
   lp_free(m);
 }
 
 /* ---- worker side ---------------------------------------------------------------------------------- */
+
+/* The touched leads of one watch, each scored alone under the statistics of the worker's shards. A lead
+ * no longer on its shard (expired since the touch) is not a candidate. r->failed on an error: the watch
+ * then skips this period (eval_watch) rather than judge on a partial answer. */
+static void score_touched(lp_worker *wk, const eval_msg *m, const lp_qplan *p, double bar, lp_shard *const *sh,
+                          uint32_t n, lp_qresult *r) {
+  lp_qstats qs;
+  const lp_gbdt *model = lp__model_gbdt(m->model);
+  lp_query_stats(p, sh, n, &qs);
+  r->hits = lp_calloc(m->nt ? m->nt : 1, sizeof(lp_qhit));
+  if (r->hits == NULL) {
+    r->failed = 1;
+    return;
+  }
+  for (size_t j = 0; j < m->nt; j++) {
+    const touch *t = &m->t[j];
+    lp_shard *s = lp__worker_shard(wk, t->shard);
+    size_t len = strlen(t->domain);
+    lp_lead *l = s != NULL ? lp_leads_get(&s->leads, t->domain, len, lp_domain_hash(t->domain, len)) : NULL;
+    if (l == NULL) continue;
+    r->candidates++;
+    int rc = lp_query_score_lead(p, model, &qs, s, l, bar, &r->hits[r->n]);
+    if (rc == 1) r->n++;
+    else if (rc < 0) r->failed = 1;
+  }
+}
 
 static void eval_run(lp_worker *wk, lp_msg *msg) {
   eval_msg *m = (eval_msg *)msg;
@@ -80,8 +114,11 @@ static void eval_run(lp_worker *wk, lp_msg *msg) {
     for (uint32_t i = 0; i < m->nw; i++) m->res[i].failed = 1;
     return;
   }
-  for (uint32_t i = 0; i < st->n; i++) sh[i] = &st->shards[i];
-  for (uint32_t i = 0; i < m->nw; i++) lp_query_run(&m->plans[i], sh, st->n, &m->res[i]);
+  for (uint32_t i = 0; i < st->n; i++) sh[i] = &st->shards[i];  /* in query_http.c's order: the same sums */
+  for (uint32_t i = 0; i < m->nw; i++) {
+    if (m->seed) lp_query_run_model(&m->plans[i], lp__model_gbdt(m->model), sh, st->n, &m->res[i]);
+    else score_touched(wk, m, &m->plans[i], m->bar[i], sh, st->n, &m->res[i]);
+  }
   if (sh != stack) lp_free(sh);
 }
 
@@ -132,16 +169,17 @@ static int offer(lp_watch *w, const char *domain, double score) {
 /* ---- reactor side --------------------------------------------------------------------------------- */
 
 static const touch *touched(const eval_msg *m, const char *domain) {
-  touch key = { (char *)domain, NULL };
+  touch key = { (char *)domain, NULL, 0 };
   return bsearch(&key, m->t, m->nt, sizeof(touch), cmp_touch);
 }
 
 static void eval_watch(lp_watches *ws, eval_msg *m, lp_watch *w, const lp_qresult *r) {
+  lp_counter_add(ws->m_scored, r->candidates);
   if (r->failed) {
-    lp_log_warn("watch evaluation incomplete: out of memory on a worker", "watch=%s", w->id);
+    lp_log_warn("watch evaluation skipped: a touched lead could not be scored", "watch=%s", w->id);
     return;
   }
-  /* Touched members that no longer rank (filtered out, or out of this worker's top k) leave. */
+  /* Touched members that no longer match (filtered out, no text match, or below min_score) leave. */
   for (uint32_t i = 0; i < w->n_set;) {
     const char *d = w->set[i].domain;
     int ranks = touched(m, d) == NULL;
@@ -149,9 +187,16 @@ static void eval_watch(lp_watches *ws, eval_msg *m, lp_watch *w, const lp_qresul
     if (!ranks) leave(w, (int)i);
     else i++;
   }
-  for (size_t j = 0; j < r->n; j++) {
+  for (size_t j = 0; j < r->n; j++) {  /* every hit is a touched lead */
     const lp_qhit *h = &r->hits[j];
     const touch *t = touched(m, h->domain);
+    if (h->json == NULL) {
+      /* Under the bar at the send, so not rendered: a member's new score, or a lead that could not enter
+       * then. (Should a member of another worker have left since, it may enter at its next touch.) */
+      int at = member_of(w, h->domain);
+      if (at >= 0) w->set[at].score = h->score;
+      continue;
+    }
     if (t == NULL || offer(w, h->domain, h->score) != 1) continue;
     lp_counter_add(ws->m_fired, 1);
     lp__watch_fire(ws, w, h->json, h->json_len, h->domain, h->score, t->snippet);
@@ -179,10 +224,20 @@ static void seed_merge(eval_msg **parts, uint32_t n, lp_watch *w) {
   lp_free(all);
 }
 
+/* leadpoet_watch_leads_scored_total, registered at the first registration or evaluation (the registry is
+ * idempotent: the same family comes back). NULL when it cannot be: counting is then skipped. Reactor. */
+static void scored_metric(lp_watches *ws) {
+  if (ws->m_scored == NULL && ws->srv->metrics != NULL)
+    ws->m_scored = lp_metrics_counter(ws->srv->metrics, "leadpoet_watch_leads_scored_total",
+                                      "Leads scored by the incremental evaluation of the watches: one per watch "
+                                      "per lead touched by an event (the registration's seed query excluded).");
+}
+
 static void eval_done(lp_msg *msg) {
   eval_msg *m = (eval_msg *)msg;
   lp_watches *ws = m->ws;
   if (!m->seed) {
+    scored_metric(ws);
     ws->evals_in_flight--;
     for (uint32_t i = 0; i < m->nw && !ws->stopped; i++)
       if (!m->w[i]->deleted) eval_watch(ws, m, m->w[i], &m->res[i]);
@@ -212,16 +267,23 @@ static eval_msg *eval_new(lp_watches *ws, lp_watch *const *w, uint32_t nw) {
   m->w = lp_calloc(nw ? nw : 1, sizeof(lp_watch *));
   m->plans = lp_calloc(nw ? nw : 1, sizeof(lp_qplan));
   m->res = lp_calloc(nw ? nw : 1, sizeof(lp_qresult));
-  if (m->w == NULL || m->plans == NULL || m->res == NULL) {
+  m->bar = lp_calloc(nw ? nw : 1, sizeof(double));
+  if (m->w == NULL || m->plans == NULL || m->res == NULL || m->bar == NULL) {
     eval_free(m);
     return NULL;
   }
+  m->model = lp__model_acquire();
   int64_t now = lp_now_ms();
   for (uint32_t i = 0; i < nw; i++) {
     m->w[i] = w[i];
     w[i]->refs++;
     m->plans[i] = w[i]->plan;  /* shallow: the arrays stay the watch's, alive while the reference is */
     m->plans[i].now_ms = now;
+    /* A lead enters at min_score, or, in a full set, at the weakest member's score (a tie by domain):
+     * the worker renders only the leads that reach this. */
+    m->bar[i] = w[i]->min_score;
+    if (w[i]->n_set >= w[i]->k && w[i]->n_set > 0 && w[i]->set[weakest(w[i])].score > m->bar[i])
+      m->bar[i] = w[i]->set[weakest(w[i])].score;
   }
   m->nw = nw;
   return m;
@@ -230,6 +292,7 @@ static eval_msg *eval_new(lp_watches *ws, lp_watch *const *w, uint32_t nw) {
 int lp__watch_seed(lp_watches *ws, lp_watch *w, lp_http_req *req) {
   lp_server *srv = ws->srv;
   uint32_t nworkers = lp_workers_count(srv->workers);
+  scored_metric(ws);
   seed_ctx *sc = lp_calloc(1, sizeof(*sc) + nworkers * sizeof(eval_msg *));
   eval_msg **msgs = lp_calloc(nworkers, sizeof(eval_msg *));
   int rc = sc != NULL && msgs != NULL ? LP_OK : LP_ENOMEM;
@@ -314,7 +377,7 @@ void lp__watches_touch(lp_server *srv, uint32_t shard, const char *domain, size_
   d[len] = '\0';
   if (id_len > 0) memcpy(d + len + 1, id, id_len);
   d[len + 1 + id_len] = '\0';
-  q->v[q->n++] = (touch){ d, d + len + 1 };
+  q->v[q->n++] = (touch){ d, d + len + 1, shard };
   if (!ws->timer_armed) {
     ws->timer_armed = 1;
     uv_timer_start(&ws->coalesce, on_coalesce, (uint64_t)srv->cfg->watch.coalesce_ms, 0);

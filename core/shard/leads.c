@@ -575,33 +575,38 @@ int lp_leads_lead_json(const lp_lead_table *t, const lp_lead *l, int64_t now_ms,
   return rc;
 }
 
-/* Firmographics from a company-enrichment vendor (core/server/enrich.c), on the shard's worker: they only
- * fill what the lead lacks, since miners' observations carry event time and the vendor's do not; firmo_ts_ms
- * is left alone. Strings are copied (NULL or "" = the vendor did not say); country must be two letters.
- * Returns 1 when a field was filled, 0 when the lead lacked none of those given, LP_ENOENT when the table
- * has no such lead, LP_ENOMEM (the lead keeps what it had). Declared here until leads.h carries it. */
-int lp_leads_apply_enrichment(lp_lead_table *t, const char *domain, size_t len, uint64_t hash, const char *name,
-                              const char *industry, const char *country, int64_t employees);
-int lp_leads_apply_enrichment(lp_lead_table *t, const char *domain, size_t len, uint64_t hash, const char *name,
-                              const char *industry, const char *country, int64_t employees) {
+/* Firmographics from a company-enrichment vendor (core/server/enrich.c), on the shard's worker (leads.h):
+ * they only fill what the lead lacks, and the answer's state and time are kept so that the enricher does
+ * not ask the vendor again within its TTLs, also after a restart (they are in the snapshot). */
+int lp_leads_apply_enrichment(lp_lead_table *t, const char *domain, size_t len, uint64_t hash, int state,
+                              int64_t at_ms, const char *name, const char *industry, const char *country,
+                              int64_t employees) {
+  if (state != LP_LEAD_ENRICH_FOUND && state != LP_LEAD_ENRICH_NOT_FOUND) return LP_EINVAL;
   lp_lead *l = lp_leads_get(t, domain, len, hash);
   if (l == NULL) return LP_ENOENT;
   int changed = 0;
-  char **fields[2] = { &l->name, &l->industry };
-  const char *values[2] = { name, industry };
-  for (int i = 0; i < 2; i++) {
-    if (*fields[i] != NULL || values[i] == NULL || values[i][0] == '\0') continue;
-    if ((*fields[i] = lp_strdup(values[i])) == NULL) return LP_ENOMEM;
-    changed = 1;
+  if (state == LP_LEAD_ENRICH_FOUND) {
+    char **fields[2] = { &l->name, &l->industry };
+    const char *values[2] = { name, industry };
+    for (int i = 0; i < 2; i++) {
+      if (*fields[i] != NULL || values[i] == NULL || values[i][0] == '\0') continue;
+      if ((*fields[i] = lp_strdup(values[i])) == NULL) return LP_ENOMEM;
+      changed = 1;
+    }
+    if (l->country[0] == '\0' && country != NULL && isalpha((unsigned char)country[0]) &&
+        isalpha((unsigned char)country[1]) && country[2] == '\0') {
+      l->country[0] = (char)toupper((unsigned char)country[0]);
+      l->country[1] = (char)toupper((unsigned char)country[1]);
+      changed = 1;
+    }
+    if (l->employees <= 0 && employees > 0) {
+      l->employees = employees;
+      changed = 1;
+    }
   }
-  if (l->country[0] == '\0' && country != NULL && isalpha((unsigned char)country[0]) &&
-      isalpha((unsigned char)country[1]) && country[2] == '\0') {
-    l->country[0] = (char)toupper((unsigned char)country[0]);
-    l->country[1] = (char)toupper((unsigned char)country[1]);
-    changed = 1;
-  }
-  if (l->employees <= 0 && employees > 0) {
-    l->employees = employees;
+  if (at_ms >= l->enrich_ms && (l->enrich_state != (uint8_t)state || l->enrich_ms != at_ms)) {
+    l->enrich_state = (uint8_t)state;
+    l->enrich_ms = at_ms;
     changed = 1;
   }
   return changed;

@@ -1,7 +1,8 @@
 /*
  * leads.h: a shard's lead table. Canonical domain -> profile: firmographics (latest in event time wins),
  * count of snippets applied, outcome counts, the technologies used now, the tech changes over time
- * (churn), and the latest evidence (bounded: the newest `evidence_cap` snippets by event time).
+ * (churn), the latest evidence (bounded: the newest `evidence_cap` snippets by event time), and what a
+ * company-enrichment vendor last said about it (lp_leads_apply_enrichment).
  *
  * Threads: a table belongs to one shard and is touched only by the worker that owns the shard.
  * Ownership: the table owns its leads and every string in them (copied from the events applied).
@@ -114,9 +115,11 @@ typedef struct lp_lead {
   lp_termvec tv;         /* the lead's document for the index (termvec.h) */
   uint8_t put_pending;   /* tv changed since the index last saw it (shard.c) */
   uint8_t unsigned_ev;   /* some evidence has no signature yet (lp_lead_sign computes it) */
+  uint8_t enrich_state;  /* LP_LEAD_ENRICH_*: what the enrichment vendor said last, at enrich_ms */
   uint16_t *fps;         /* the signatures of the evidence (lp_evidence.fp_off), n_fps in use */
   uint32_t n_fps;
   int32_t put_day;       /* the shard's newest event day when the index last got this document (shard.c) */
+  int64_t enrich_ms;     /* wall clock of the vendor's last answer (lp_leads_apply_enrichment); 0 = never */
 } lp_lead;
 
 typedef struct lp_lead_table {
@@ -149,6 +152,24 @@ int lp_leads_apply_snippet(lp_lead_table *t, const lp_snippet *s);
 int lp_leads_apply_snippet_lead(lp_lead_table *t, const lp_snippet *s, lp_lead **lead);
 /* Counts the outcome on its lead (creating it: an outcome may arrive for a lead never seen). */
 int lp_leads_apply_outcome(lp_lead_table *t, const lp_outcome *o);
+
+/* What a company-enrichment vendor last said about a lead (lp_lead.enrich_state; saved with the table):
+ * nothing yet, it knew the company (its values filled what the lead lacked), or it did not (a 404). The
+ * enricher (core/server/enrich.c) reads it with lp_lead.enrich_ms to skip a lookup within its TTLs. */
+enum { LP_LEAD_ENRICH_NONE = 0, LP_LEAD_ENRICH_FOUND = 1, LP_LEAD_ENRICH_NOT_FOUND = 2 };
+
+/* Records a vendor's answer about a lead, given at at_ms (wall clock). state LP_LEAD_ENRICH_FOUND: the
+ * vendor's firmographics fill only the fields the lead lacks (a miner's observation has an event time, the
+ * vendor's has none, so firmo_ts_ms is left alone and a later snippet with a value wins); strings are
+ * copied, NULL or "" = the vendor did not say, country must be two letters. LP_LEAD_ENRICH_NOT_FOUND: the
+ * vendor does not know the company (the values are ignored). The state and at_ms replace the lead's unless
+ * it holds a later answer. Returns 1 when the lead changed (a field filled or the state recorded: the
+ * caller marks the shard for the next checkpoint), 0 when nothing changed, LP_ENOENT when the table has no
+ * such lead, LP_EINVAL for another state, LP_ENOMEM (fields filled before it stay, the state is not
+ * recorded). The strings are the caller's. The shard's worker. */
+int lp_leads_apply_enrichment(lp_lead_table *t, const char *domain, size_t len, uint64_t hash, int state,
+                              int64_t at_ms, const char *name, const char *industry, const char *country,
+                              int64_t employees);
 
 /* Whether the lead uses the technology (canonical name) now: a removal of it no longer holds. */
 int lp_lead_uses_tech(const lp_lead *l, const char *name);

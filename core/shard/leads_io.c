@@ -1,12 +1,16 @@
 /*
  * leads_io.c: the lead table to and from msgpack, for snapshots and checkpoints.
  *
- * Layout, version 3:  ["lp-leads", 3, [lead, ...]]
+ * Layout, version 4:  ["lp-leads", 4, [lead, ...]]
  *   lead = [domain, name|nil, industry|nil, country, employees, firmo_ts, first_ts, last_ts, snippets,
  *           [outcome counts...], [[tech, first_seen, last_seen, removed_at], ...] (removed_at 0: in use),
  *           [[tech, ts, added], ...] (oldest first),
  *           [[snippet_id, miner, kind, ts, text, url|nil], ...],
- *           [[term, weight, last_day], ...]]                      <- version 2: the lead's document
+ *           [[term, weight, last_day], ...],                      <- version 2: the lead's document
+ *           enrich_ms, enrich_state]                              <- version 4: the enrichment vendor's
+ *                                                                    last answer (LP_LEAD_ENRICH_*)
+ * Version 3 had no enrichment state: its leads come back as never looked up (enrich_ms 0, NONE), so the
+ * enricher may ask the vendor about them once more.
  * Version 2 kept only the technologies in use, as [tech, since]: they come back in use, first and last
  * seen at `since`. Version 1 had no document either: its leads come back with an empty one (the next
  * snippet starts it again).
@@ -24,7 +28,7 @@
 #include "worker/worker.h"
 
 #define LEADS_MAGIC "lp-leads"
-#define LEADS_VERSION 3
+#define LEADS_VERSION 4
 
 static int buf_write(void *data, const char *p, size_t n) { return lp_buf_append(data, p, n) == LP_OK ? 0 : -1; }
 
@@ -39,7 +43,7 @@ static void pack_str(msgpack_packer *pk, const char *s) {
 }
 
 static void pack_lead(msgpack_packer *pk, const lp_termpool *pool, const lp_lead *l) {
-  msgpack_pack_array(pk, 14);
+  msgpack_pack_array(pk, 16);
   pack_str(pk, l->domain);
   pack_str(pk, l->name);
   pack_str(pk, l->industry);
@@ -89,6 +93,8 @@ static void pack_lead(msgpack_packer *pk, const lp_termpool *pool, const lp_lead
     msgpack_pack_float(pk, l->tv.v[i].weight);
     msgpack_pack_int32(pk, l->tv.v[i].last_day);
   }
+  msgpack_pack_int64(pk, l->enrich_ms);
+  msgpack_pack_uint32(pk, l->enrich_state);
 }
 
 int lp_leads_save(const lp_lead_table *t, lp_buf *out) {
@@ -256,8 +262,23 @@ static int read_termvec(rd *r, lp_lead_table *t, lp_lead *l, const msgpack_objec
   return r->failed ? LP_EINVAL : LP_OK;
 }
 
+/* The enrichment vendor's last answer (version 4): its time and a known state, else the snapshot is bad. */
+static void read_enrich_state(rd *r, lp_lead *l, const msgpack_object *f) {
+  int64_t at = i64(r, &f[0], "lead enrich_ms");
+  int64_t state = i64(r, &f[1], "lead enrich_state");
+  if (r->failed) return;
+  if (at < 0 || state < LP_LEAD_ENRICH_NONE || state > LP_LEAD_ENRICH_NOT_FOUND ||
+      (state == LP_LEAD_ENRICH_NONE) != (at == 0)) {
+    fail(r, "lead enrichment state out of range");
+    return;
+  }
+  l->enrich_ms = at;
+  l->enrich_state = (uint8_t)state;
+}
+
 static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o, int64_t ver) {
-  const msgpack_object *f = arr(r, o, 13, "lead is not an array of 13");
+  const msgpack_object *f = ver >= 4 ? arr(r, o, 16, "lead is not an array of 16")
+                                     : arr(r, o, 13, "lead is not an array of 13");
   if (f == NULL) return NULL;
   lp_lead *l = lp_calloc(1, sizeof(*l));
   if (l == NULL) {
@@ -282,6 +303,7 @@ static lp_lead *read_lead(rd *r, lp_lead_table *t, const msgpack_object *o, int6
   if (!r->failed) read_churn(r, t, l, &f[11]);
   if (!r->failed) read_evidence(r, t, l, &f[12]);
   if (!r->failed && o->via.array.size >= 14) read_termvec(r, t, l, &f[13]);
+  if (!r->failed && ver >= 4) read_enrich_state(r, l, &f[14]);
   if (l->domain) l->hash = lp_domain_hash(l->domain, strlen(l->domain));
   l->n_miners = lp__lead_count_miners(l);
   return l;

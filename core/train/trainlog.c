@@ -183,14 +183,17 @@ static int put_float(lp_buf *b, double v) {
   return isfinite(v) ? lp_buf_printf(b, "%.9g", v) : lp_buf_puts(b, "null");
 }
 
-void lp_trainlog_query(lp_trainlog *t, const char *query_id, int64_t ts_ms, const char *model, const char *prompt,
-                       size_t prompt_len, const lp_qhit *const *ranked, const double *scores, size_t n) {
+void lp_trainlog_query(lp_trainlog *t, const char *query_id, int64_t ts_ms, const char *model, const char *variant,
+                       const char *prompt, size_t prompt_len, const lp_qhit *const *ranked, const double *scores,
+                       size_t n) {
   lp_buf *b = &t->pending;
   size_t start = b->len;
   int rc = lp_buf_puts(b, "{\"type\":\"query\",\"query_id\":");
   rc |= lp_buf_json_str(b, query_id, strlen(query_id));
   rc |= lp_buf_printf(b, ",\"ts\":%lld,\"model\":", (long long)ts_ms);
   rc |= lp_buf_json_str(b, model, strlen(model));
+  rc |= lp_buf_puts(b, ",\"variant\":");
+  rc |= variant != NULL && variant[0] ? lp_buf_json_str(b, variant, strlen(variant)) : lp_buf_puts(b, "null");
   rc |= lp_buf_puts(b, ",\"version\":\"" LP_FEATURES_VERSION "\",\"prompt\":");
   rc |= lp_buf_json_str(b, prompt, prompt_len);
   rc |= lp_buf_puts(b, ",\"leads\":[");

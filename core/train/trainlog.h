@@ -2,7 +2,7 @@
  * trainlog.h: the training log, a JSON Lines file that `leadpoet train` reads (docs/adr/0014-learned-model.md).
  *
  * Three kinds of line, each one JSON object with "type":
- *   {"type":"query","query_id":"q-..","ts":MS,"model":"v0","version":"lp-features-1","prompt":"...",
+ *   {"type":"query","query_id":"q-..","ts":MS,"model":"v0","variant":null,"version":"lp-features-1","prompt":"...",
  *    "leads":[{"domain":"acme.com","rank":1,"score":0.8,"v0":0.7,"f":[...LP_FEATURES_N numbers, null = NaN]}]}
  *   {"type":"outcome","id":"..","ts":MS,"domain":"acme.com","event":"meeting","query_id":"q-.."}
  *   {"type":"judgment","query_id":"q-..","ts":MS,"domain":"acme.com","score":0.9}   (the LLM re-rank's verdict)
@@ -40,9 +40,11 @@ int lp_trainlog_open(lp_trainlog **out, uv_loop_t *loop, const char *path, uint6
                      size_t errstr_size);
 
 /* Appends the answer of a query: ranked[0..n) best first with their final scores; hits without a
- * feature row are left out. prompt need not be NUL-terminated. Reactor. */
-void lp_trainlog_query(lp_trainlog *t, const char *query_id, int64_t ts_ms, const char *model, const char *prompt,
-                       size_t prompt_len, const lp_qhit *const *ranked, const double *scores, size_t n);
+ * feature row are left out. variant: the A/B variant that answered (NULL or "" without a test: written as
+ * null). prompt need not be NUL-terminated. Reactor. */
+void lp_trainlog_query(lp_trainlog *t, const char *query_id, int64_t ts_ms, const char *model, const char *variant,
+                       const char *prompt, size_t prompt_len, const lp_qhit *const *ranked, const double *scores,
+                       size_t n);
 /* Appends an applied outcome. Reactor. */
 void lp_trainlog_outcome(lp_trainlog *t, const lp_outcome *o);
 /* Appends the LLM stage's verdict on one lead of a query (score in [0, 1], higher = more relevant). */

@@ -75,11 +75,33 @@ uint32_t lp_murmur2(const void *key, size_t len) {
   return h;
 }
 
+/* ---- wake-ups ------------------------------------------------------------------------------------- */
+
+/* Wakes the consumer of a ring after a push. Every push is followed by this, never by a bare
+ * uv_async_send: libuv's uv_async_send (Debian 12's 1.44 among others) starts with a plain, unfenced load
+ * of the handle's pending flag and returns at once when it is set. Without a full fence that load may be
+ * done before the push's store of the ring's head is visible (x86 lets a load pass an earlier store;
+ * weaker CPUs reorder more), while the consumer thread, woken by an earlier send, resets the flag and
+ * drains the ring: it finds the ring empty, this send returns without a wake-up, and the message waits in
+ * the ring until something unrelated wakes that loop (seen as a query stalled for minutes on an idle
+ * server). With the fence, either the load sees the flag already reset (and this send wakes the loop
+ * again) or the store was visible before the reset, so the drain that follows the reset finds the
+ * message. The consumer side pairs with it in consumer_fence. */
+static void ring_wake(uv_async_t *a) {
+  atomic_thread_fence(memory_order_seq_cst);
+  uv_async_send(a);
+}
+
+/* The consumer's half of ring_wake: called at the top of an async callback, before the rings are read, so
+ * that (with libuv's reset of the pending flag before the callback) every push whose send found the flag
+ * still set is visible to the pops that follow. */
+static void consumer_fence(void) { atomic_thread_fence(memory_order_seq_cst); }
+
 /* ---- worker thread -------------------------------------------------------------------------------- */
 
 static void worker_return(lp_worker *w, lp_msg *m) {
   if (w->out_head == NULL && lp_ring_push(&w->out, m) == LP_OK) {
-    uv_async_send(&w->ws->ret);
+    ring_wake(&w->ws->ret);
     return;
   }
   m->next = NULL;
@@ -95,7 +117,7 @@ static void worker_flush_returns(lp_worker *w) {
     if (w->out_head == NULL) w->out_tail = NULL;
     pushed = 1;
   }
-  if (pushed) uv_async_send(&w->ws->ret);
+  if (pushed) ring_wake(&w->ws->ret);
 }
 
 /* One turn: at most `budget` messages, then give the loop back (timers, the tick) before going on. */
@@ -118,7 +140,10 @@ static void worker_turn(lp_worker *w) {
   if (atomic_load(&w->stopping) && lp_ring_size(&w->in) == 0 && w->out_head == NULL) uv_stop(&w->loop);
 }
 
-static void on_wake(uv_async_t *a) { worker_turn(a->data); }
+static void on_wake(uv_async_t *a) {
+  consumer_fence();
+  worker_turn(a->data);
+}
 static void on_more(uv_idle_t *h) { worker_turn(h->data); }
 
 static void close_cb(uv_handle_t *h) { (void)h; }
@@ -180,7 +205,7 @@ void lp_workers_send(lp_workers *ws, uint32_t i, lp_msg *m) {
   lp_worker *w = &ws->w[i % ws->conf.workers];
   m->worker = w->index;
   pend_push(w, m);
-  if (flush_pending(w, ws->conf.ring_capacity)) uv_async_send(&w->wake);
+  if (flush_pending(w, ws->conf.ring_capacity)) ring_wake(&w->wake);
 }
 
 void lp_workers_send_shard(lp_workers *ws, uint32_t shard, lp_msg *m) {
@@ -191,6 +216,7 @@ static void maybe_finish_stop(lp_workers *ws);
 
 static void on_returns(uv_async_t *a) {
   lp_workers *ws = a->data;
+  consumer_fence();
   for (uint32_t i = 0; i < ws->conf.workers; i++) {
     lp_worker *w = &ws->w[i];
     lp_msg *m;
@@ -199,7 +225,7 @@ static void on_returns(uv_async_t *a) {
       if (m->done) m->done(m);
       else lp_free(m);
     }
-    if (flush_pending(w, ws->conf.ring_capacity)) uv_async_send(&w->wake);
+    if (flush_pending(w, ws->conf.ring_capacity)) ring_wake(&w->wake);
   }
   if (ws->stopping) maybe_finish_stop(ws);
 }
@@ -294,7 +320,7 @@ int lp_workers_start(lp_workers **out, uv_loop_t *reactor, const lp_workers_conf
     for (uint32_t i = 0; i < launched; i++) {
       if (atomic_load(&ws->w[i].started) > 0) {
         atomic_store(&ws->w[i].stopping, 1);
-        uv_async_send(&ws->w[i].wake);
+        ring_wake(&ws->w[i].wake);
       }
       uv_thread_join(&ws->w[i].thread);
     }
@@ -335,7 +361,7 @@ static void maybe_finish_stop(lp_workers *ws) {
   }
   for (uint32_t i = 0; i < ws->conf.workers; i++) {
     lp_worker *w = &ws->w[i];
-    if (!atomic_exchange(&w->stopping, 1)) uv_async_send(&w->wake);
+    if (!atomic_exchange(&w->stopping, 1)) ring_wake(&w->wake);
   }
   for (uint32_t i = 0; i < ws->conf.workers; i++) uv_thread_join(&ws->w[i].thread);
   ws->stopped = ws->conf.workers;

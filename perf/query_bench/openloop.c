@@ -31,6 +31,7 @@ typedef struct ol_conn {
   uv_connect_t creq;
   uv_write_t wreq;
   uv_timer_t retry;
+  uv_timer_t deadline;        /* the request in flight's time-out (request_timeout_s > 0) */
   llhttp_t parser;
   ol_run *run;
   int state;
@@ -90,6 +91,7 @@ static uint64_t sched_time(const ol_run *run, uint64_t i) {
 }
 
 static void conn_send(ol_conn *k, uint64_t sched_ns);
+static void deadline_cb(uv_timer_t *t);
 
 /* Open loop: hands queued scheduled times to idle connections, oldest first. */
 static void run_dispatch(ol_run *run) {
@@ -100,6 +102,19 @@ static void run_dispatch(ol_run *run) {
 }
 
 static void write_cb(uv_write_t *w, int status);
+
+/* The request in flight on k got no whole answer within request_timeout_s: the server stalled on it (or
+ * on its connection). Reported with what identifies it, then the connection is dropped like a failed one. */
+static void deadline_cb(uv_timer_t *t) {
+  ol_conn *k = t->data;
+  ol_run *run = k->run;
+  if (k->state != CONN_BUSY) return;
+  run->r->timeouts++;
+  fprintf(stderr, "openloop: no answer after %.3f s on connection %u (request sent %.3f s into the run%s); "
+          "dropping the connection\n", run->c->request_timeout_s, (unsigned)(k - run->conns),
+          (double)(k->sched_ns - run->t0) / 1e9, k->recorded ? "" : ", warm-up");
+  conn_fail(k, 1);
+}
 
 /* Sends the next request on idle connection k, scheduled at sched_ns. */
 static void conn_send(ol_conn *k, uint64_t sched_ns) {
@@ -112,16 +127,21 @@ static void conn_send(ol_conn *k, uint64_t sched_ns) {
   if (k->recorded && run->c->qps > 0) lp_hist_record(&run->r->send_lag, now > sched_ns ? now - sched_ns : 0);
   k->state = CONN_BUSY;
   run->in_flight++;
+  if (run->c->request_timeout_s > 0)
+    uv_timer_start(&k->deadline, deadline_cb, (uint64_t)ceil(run->c->request_timeout_s * 1000.0), 0);
   uv_buf_t b = uv_buf_init((char *)rq->data, (unsigned)rq->len);
   if (uv_write(&k->wreq, (uv_stream_t *)&k->tcp, &b, 1, write_cb) != 0) conn_fail(k, 1);
 }
+
+/* Closed loop: the requests that ended, answered or timed out (a stalled server still ends the run). */
+static uint64_t closed_ended(const ol_run *run) { return run->r->completed + run->r->timeouts; }
 
 /* Closed loop: the connection sends its next request now, unless the run is over. */
 static void closed_next(ol_conn *k) {
   ol_run *run = k->run;
   if (run->stopping || run->closing) return;
   uint64_t now = lp_mono_ns();
-  if (now >= run->t_end || (run->c->max_requests && run->r->completed >= run->c->max_requests)) {
+  if (now >= run->t_end || (run->c->max_requests && closed_ended(run) >= run->c->max_requests)) {
     run_stop(run);
     return;
   }
@@ -151,6 +171,7 @@ static void close_cb(uv_handle_t *h) {
  * connection is closed and reopened after a short delay. */
 static void conn_fail(ol_conn *k, int count_error) {
   ol_run *run = k->run;
+  uv_timer_stop(&k->deadline);
   if (k->state == CONN_BUSY) {
     run->in_flight--;
     if (k->recorded) run->r->lost++;
@@ -183,6 +204,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b) {
 static void conn_complete(ol_conn *k) {
   ol_run *run = k->run;
   uint64_t now = lp_mono_ns();
+  uv_timer_stop(&k->deadline);
   run->in_flight--;
   if (k->recorded) {
     lp_ol_result *r = run->r;
@@ -358,6 +380,8 @@ static void run_finish(ol_run *run) {
     if (k->state != CONN_CLOSED && k->state != CONN_CLOSING) uv_close((uv_handle_t *)&k->tcp, NULL);
     uv_timer_stop(&k->retry);
     uv_close((uv_handle_t *)&k->retry, NULL);
+    uv_timer_stop(&k->deadline);
+    uv_close((uv_handle_t *)&k->deadline, NULL);
   }
   uv_timer_stop(&run->drain);
   uv_close((uv_handle_t *)&run->drain, NULL);
@@ -371,7 +395,7 @@ static void drain_cb(uv_timer_t *t) {
 }
 
 static void run_check_done(ol_run *run) {
-  if (run->c->qps == 0 && !run->stopping && run->c->max_requests && run->r->completed >= run->c->max_requests)
+  if (run->c->qps == 0 && !run->stopping && run->c->max_requests && closed_ended(run) >= run->c->max_requests)
     run_stop(run);   /* calls back here with stopping set */
   else if (run->stopping && !run->closing && run->in_flight == 0 && run->qhead == run->qtail)
     run_finish(run);
@@ -387,6 +411,7 @@ static int check_config(const lp_ol_config *c, char *errstr, size_t errstr_size)
   else if (!(c->warmup_s >= 0)) why = "warmup must be >= 0";
   else if (!(c->duration_s > 0)) why = "duration must be > 0";
   else if (!(c->drain_s > 0)) why = "drain must be > 0";
+  else if (!(c->request_timeout_s >= 0)) why = "request time-out must be >= 0";
   else if (c->qps > 0 && (c->warmup_s + c->duration_s) * c->qps > 1e9) why = "qps x duration is over 1e9 requests";
   if (why) {
     snprintf(errstr, errstr_size, "%s", why);
@@ -450,6 +475,8 @@ int lp_ol_run(const lp_ol_config *c, lp_ol_result *r, char *errstr, size_t errst
       k->first = 1;
       uv_timer_init(&run.loop, &k->retry);
       k->retry.data = k;
+      uv_timer_init(&run.loop, &k->deadline);
+      k->deadline.data = k;
     }
     for (unsigned i = 0; i < c->connections; i++) conn_connect(&run.conns[i]);
     uv_run(&run.loop, UV_RUN_DEFAULT);

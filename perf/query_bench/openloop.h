@@ -41,8 +41,12 @@ typedef struct lp_ol_config {
   double qps;                  /* > 0: open loop at this rate; 0: closed loop */
   double warmup_s;             /* >= 0: requests scheduled in this first window are not recorded */
   double duration_s;           /* > 0: the measured window after the warm-up (closed loop: an upper bound) */
-  uint64_t max_requests;       /* closed loop: stop after this many recorded answers (0 = by duration) */
+  uint64_t max_requests;       /* closed loop: stop after this many recorded answers and time-outs (0 = by
+                                  duration) */
   double drain_s;              /* > 0: how long the answers still in flight are awaited after the window */
+  double request_timeout_s;    /* > 0: a request not wholly answered this long after its send is a time-out:
+                                  counted in timeouts (and lost when recorded), reported on stderr, and its
+                                  connection is closed and reopened; 0 = wait as long as the run lasts */
 } lp_ol_config;
 
 typedef struct lp_ol_result {
@@ -56,11 +60,12 @@ typedef struct lp_ol_result {
   uint64_t connects;           /* successful connects (>= connections; more means reconnections) */
   uint64_t connect_errors;     /* failed connects */
   uint64_t socket_errors;      /* read/write errors, resets, parse errors, early close */
+  uint64_t timeouts;           /* requests not answered within request_timeout_s (a server stall) */
   double elapsed_s;            /* measured window: first recorded schedule .. last recorded answer */
 } lp_ol_result;
 
 /* Fills c with the defaults: host 127.0.0.1, 16 connections, open loop at 250 QPS, no warm-up, 10 s,
- * drain 10 s; reqs, nreqs and port are left for the caller. Any thread. */
+ * drain 10 s, no per-request time-out; reqs, nreqs and port are left for the caller. Any thread. */
 void lp_ol_config_default(lp_ol_config *c);
 
 /* Runs the load described by c and fills *r (the caller owns r; it is large, ~120 KB: allocate it).

@@ -56,9 +56,9 @@ static void print_errors(const lp_ol_result *r) {
   printf("  errors: %llu", (unsigned long long)errors(r));
   for (int s = 100; s < LP_OL_MAX_STATUS; s++)
     if (r->by_status[s] && (s < 200 || s >= 300)) printf("  [%d]=%llu", s, (unsigned long long)r->by_status[s]);
-  printf("  lost=%llu unsent=%llu socket_errors=%llu connect_errors=%llu connects=%llu\n",
-         (unsigned long long)r->lost, (unsigned long long)r->unsent, (unsigned long long)r->socket_errors,
-         (unsigned long long)r->connect_errors, (unsigned long long)r->connects);
+  printf("  lost=%llu unsent=%llu timeouts=%llu socket_errors=%llu connect_errors=%llu connects=%llu\n",
+         (unsigned long long)r->lost, (unsigned long long)r->unsent, (unsigned long long)r->timeouts,
+         (unsigned long long)r->socket_errors, (unsigned long long)r->connect_errors, (unsigned long long)r->connects);
 }
 
 static void print_table(const qb_opts *o, const lp_ol_result *cl, const lp_ol_result *ol, const qb_server_figs *s,
@@ -75,8 +75,8 @@ static void print_table(const qb_opts *o, const lp_ol_result *cl, const lp_ol_re
     printf(", resident %.1f MB", (double)s->rss / 1048576.0);
     if (s->snippets > 0) printf(" (%.0f bytes per snippet)", (double)s->rss / s->snippets);
   }
-  printf("\n\nclosed loop, 1 client, %llu queries (after %d warm-up), latency in ms:\n",
-         (unsigned long long)cl->completed, QB_CLOSED_WARMUP);
+  printf("\n\nclosed loop, 1 client, %llu queries (after %d warm-up), time-out %.3g s, latency in ms:\n",
+         (unsigned long long)cl->completed, QB_CLOSED_WARMUP, o->timeout);
   print_lat("latency", &cl->latency);
   printf("  rate: %.1f queries/s\n", cl->elapsed_s > 0 ? (double)cl->completed / cl->elapsed_s : 0.0);
   print_errors(cl);
@@ -107,13 +107,17 @@ static json_t *run_json(const lp_ol_result *r) {
       snprintf(k, sizeof k, "%d", s);
       json_object_set_new(st, k, json_integer((json_int_t)r->by_status[s]));
     }
-  return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f}", "latency_ms", lat_json(&r->latency),
+  json_t *j = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f}", "latency_ms",
+                        lat_json(&r->latency),
                    "send_lag_ms", lat_json(&r->send_lag), "scheduled", (json_int_t)r->scheduled, "completed",
                    (json_int_t)r->completed, "errors", (json_int_t)errors(r), "lost", (json_int_t)r->lost, "unsent",
                    (json_int_t)r->unsent, "socket_errors", (json_int_t)r->socket_errors, "connect_errors",
                    (json_int_t)r->connect_errors, "by_status", st, "elapsed_s", r->elapsed_s, "achieved_qps",
                    r->elapsed_s > 0 ? (double)lp_ol_ok(r) / r->elapsed_s : 0.0);
+  if (j) json_object_set_new(j, "timeouts", json_integer((json_int_t)r->timeouts));  /* stalls (--timeout) */
+  return j;
 }
+
 
 static void print_json(const qb_opts *o, const lp_ol_result *cl, const lp_ol_result *ol, const qb_server_figs *s,
                        double gen_s, double load_s) {
@@ -160,6 +164,7 @@ int qb_measure(const qb_opts *o, int port, const lp_ol_request *reqs, size_t nre
   c.qps = 0;
   c.duration_s = 3600;
   c.max_requests = QB_CLOSED_WARMUP;
+  c.request_timeout_s = o->timeout;
   if (!o->json) fprintf(stderr, "closed loop: %llu queries ...\n", o->closed);
   if (lp_ol_run(&c, cl, err, sizeof err) != 0) goto fail;   /* warm-up, discarded */
   c.max_requests = o->closed;

@@ -4,7 +4,7 @@
  *
  *   query_bench [--leads N] [--snippets N] [--world DIR] [--url http://127.0.0.1:PORT [--pid PID]]
  *               [--closed N] [--qps R] [--duration S] [--warmup S] [--connections C] [-k K]
- *               [--no-explain] [--leadpoet PATH] [--world-bin PATH] [--json]
+ *               [--timeout S] [--no-explain] [--leadpoet PATH] [--world-bin PATH] [--json]
  *
  * Without --url it generates a market with perf/world (unless --world names one that exists), starts
  * `leadpoet serve` on a free loopback port, loads the snippets with `leadpoet ingest`, measures, and stops
@@ -56,6 +56,8 @@ static void usage(FILE *f) {
           "  --warmup S         open-loop warm-up seconds, not recorded (default 2)\n"
           "  --connections C    open-loop keep-alive connections (default 16)\n"
           "  -k K               leads per query (default 25)\n"
+          "  --timeout S        a query not answered in S seconds is a stall: reported on stderr, counted in\n"
+          "                     timeouts, its connection dropped and reopened (default 30; both loops)\n"
           "  --no-explain       send \"explain\": false\n"
           "  --leadpoet PATH    the server binary (default %s)\n"
           "  --world-bin PATH   the world generator (default %s)\n"
@@ -82,6 +84,7 @@ static int parse(int argc, char **argv, qb_opts *o) {
   o->warmup = 2;
   o->connections = 16;
   o->k = 25;
+  o->timeout = 30;
   o->leadpoet = LP_BENCH_LEADPOET;
   o->world_bin = LP_BENCH_WORLD;
   for (int i = 1; i < argc; i++) {
@@ -93,7 +96,7 @@ static int parse(int argc, char **argv, qb_opts *o) {
     else if (!strcmp(a, "--no-explain")) { o->no_explain = 1; continue; }
     static const char *const valued[] = { "--leads", "--snippets", "--seed", "--world", "--url", "--pid",
                                           "--closed", "--qps", "--duration", "--warmup", "--connections", "-k",
-                                          "--leadpoet", "--world-bin", NULL };
+                                          "--leadpoet", "--world-bin", "--timeout", NULL };
     int known = 0;
     for (int n = 0; valued[n]; n++) known |= !strcmp(a, valued[n]);
     if (!known) {
@@ -116,6 +119,7 @@ static int parse(int argc, char **argv, qb_opts *o) {
     else if (!strcmp(a, "--warmup")) bad = num(v, 0, 3600, &o->warmup);
     else if (!strcmp(a, "--connections")) { bad = num(v, 1, 10000, &d); o->connections = (unsigned long)d; }
     else if (!strcmp(a, "-k")) { bad = num(v, 1, 1000, &d); o->k = (unsigned long)d; }
+    else if (!strcmp(a, "--timeout")) bad = num(v, 0.001, 86400, &o->timeout);
     else if (!strcmp(a, "--leadpoet")) o->leadpoet = v;
     else if (!strcmp(a, "--world-bin")) o->world_bin = v;
     else {

@@ -14,6 +14,7 @@ typedef struct qb_opts {
   long pid;
   unsigned long long closed;
   double qps, duration, warmup;
+  double timeout;             /* per request, s: an answer later than this is a stall (reported, counted) */
   unsigned long connections, k;
   int no_explain, json;
 } qb_opts;

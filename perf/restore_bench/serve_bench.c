@@ -125,14 +125,17 @@ static void stop(pid_t pid, int sig) {
   waitpid(pid, NULL, 0);
 }
 
-static pid_t start_server(int port, const char *redis, long long *ready_ms) {
-  static char listen[32], env_redis[128];
+/* Starts the server; log_level "info" keeps the restore's steps (checkpoint read, state restored) in the
+ * log with their timestamps, which the restart's figures split the restore by. */
+static pid_t start_server(int port, const char *redis, const char *log_level, const char *log, long long *ready_ms) {
+  static char listen[32], env_redis[128], env_level[64];
   snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
   snprintf(env_redis, sizeof(env_redis), "REDIS_ENDPOINT=%s", redis ? redis : "");
   char *argv[] = { (char *)binary, "serve", "--listen", listen, NULL };
-  char *env[] = { env_redis, "LEADPOET_LOG_LEVEL=warn", "LEADPOET_CHECKPOINT_MAX_BACKLOG=10000000", NULL };
+  snprintf(env_level, sizeof(env_level), "LEADPOET_LOG_LEVEL=%s", log_level);
+  char *env[] = { env_redis, env_level, "LEADPOET_CHECKPOINT_MAX_BACKLOG=10000000", NULL };
   long long t = now_ms();
-  pid_t pid = spawn(argv, env, "/tmp/restore_serve.log");
+  pid_t pid = spawn(argv, env, log);
   int fd = -1;
   for (int i = 0; i < 240000; i++) {
     if (http(port, &fd, "GET", "/readyz", NULL, 0, NULL) == 200) break;
@@ -258,6 +261,34 @@ static double metric(int port, const char *name) {
   return v;
 }
 
+/* Milliseconds since the day began of a log line's ts=...THH:MM:SS.mmmZ, or -1. */
+static double log_ms(const char *line) {
+  const char *t = strstr(line, "ts=");
+  const char *c = t ? strchr(t, 'T') : NULL;
+  int h, m;
+  double s;
+  if (c == NULL || sscanf(c + 1, "%d:%d:%lfZ", &h, &m, &s) != 3) return -1;
+  return ((h * 60 + m) * 60 + s) * 1000;
+}
+
+/* The restore's steps from the restarted server's log: the checkpoint read from Redis, the shards loaded
+ * on the workers, Kafka started (state restored). */
+static void print_restore_steps(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return;
+  static const char *const steps[] = { "checkpoints on", "checkpoint read", "shards loaded", "state restored" };
+  double at[4] = { -1, -1, -1, -1 };
+  char line[2048];
+  while (fgets(line, sizeof(line), f))
+    for (int i = 0; i < 4; i++)
+      if (at[i] < 0 && strstr(line, steps[i])) at[i] = log_ms(line);
+  fclose(f);
+  if (at[0] < 0 || at[1] < 0 || at[2] < 0) return;
+  printf("  restore steps: read from redis %.0f ms, load the shards %.0f ms", at[1] - at[0], at[2] - at[1]);
+  if (at[3] >= 0) printf(", start kafka %.0f ms", at[3] - at[2]);
+  printf("\n");
+}
+
 /* Ingest at rate for secs with a querier running; prints the query latencies and checkpoint figures. */
 static void window(int port, long first, long rate, int secs, const char *label) {
   querier *q = calloc(1, sizeof(*q));
@@ -309,7 +340,7 @@ int main(int argc, char **argv) {
 
   /* 1. checkpointed state, kill -9, restore. */
   long long ready;
-  pid_t srv = start_server(port, redis, &ready);
+  pid_t srv = start_server(port, redis, "warn", "/tmp/restore_serve.log", &ready);
   double t = now_s();
   long sent = run_loaders(port, 0, leads, 0, LOADERS);
   printf("loaded %ld leads in %.1f s (%.0f/s, each 202 after its checkpoint)\n", sent, now_s() - t, sent / (now_s() - t));
@@ -317,16 +348,17 @@ int main(int argc, char **argv) {
          metric(port, "leadpoet_snippets_total{result=\"accepted\"}"), metric(port, "leadpoet_snippets_total{result=\"throttled\"}"),
          metric(port, "leadpoet_snippets_total{result=\"near_duplicate\"}"), metric(port, "leadpoet_checkpoint_bytes_total") / 1e6);
   stop(srv, SIGKILL);
-  srv = start_server(port, redis, &ready);
+  srv = start_server(port, redis, "info", "/tmp/restore_serve_restart.log", &ready);
   printf("restart after kill -9: /readyz 200 after %lld ms (server restore_seconds %.3f)\n", ready,
          metric(port, "leadpoet_checkpoint_restore_seconds"));
+  print_restore_steps("/tmp/restore_serve_restart.log");
   /* 2. load with checkpoints. */
   window(port, leads, rate, secs, "with checkpoints");
   stop(srv, SIGTERM);
   stop(rpid, SIGKILL);
 
   /* 3. the same leads without Redis: the reference. */
-  srv = start_server(port, NULL, &ready);
+  srv = start_server(port, NULL, "warn", "/tmp/restore_serve.log", &ready);
   run_loaders(port, 0, leads, 0, LOADERS);
   window(port, leads, rate, secs, "without checkpoints");
   stop(srv, SIGTERM);

@@ -91,3 +91,17 @@ Test(base_breaker, init_clamps_window_and_min_calls) {
   cr_assert_eq(b.window, LP_BREAKER_MAX_WINDOW);
   cr_assert_eq(b.min_calls, LP_BREAKER_MAX_WINDOW);
 }
+
+Test(base_breaker, an_unused_probe_frees_its_slot_without_an_outcome) {
+  lp_breaker_init(&b, 2, 1, 0.5, 1000);
+  calls(1, 0, 100);
+  cr_assert(lp_breaker_allow(&b, 1100));  /* the probe */
+  cr_assert_not(lp_breaker_allow(&b, 1100));
+  lp_breaker_unused(&b);                  /* the call was not made after all */
+  cr_assert_eq(b.state, LP_BREAKER_HALF_OPEN, "nothing recorded: still half-open");
+  cr_assert(lp_breaker_allow(&b, 1100), "the next call may be the probe");
+  lp_breaker_unused(&b);
+  lp_breaker_init(&b, 2, 1, 0.5, 1000);
+  lp_breaker_unused(&b);                  /* closed: nothing to free */
+  cr_assert_eq(b.state, LP_BREAKER_CLOSED);
+}

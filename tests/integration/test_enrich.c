@@ -4,8 +4,10 @@
  * enriched values in POST /v1/leads and GET /v1/leads/{domain}, the cache (hits, 404s remembered, the hit
  * rate metric), the per-query and per-day budgets to the cent, retries, the circuit breaker opening and
  * closing, a stalled vendor whose answer lands for the next query, enrichment off without a key, the
- * enriched fields surviving a restart; then the parts in-process (vendor formats, hit rewriting, the apply
- * to the lead table).
+ * enriched fields surviving a restart, and the vendor's answers (a 404, a company it knows only partly)
+ * kept in the lead's state so that neither a restart nor the full cache forgetting a domain asks again
+ * within the TTLs; then the parts in-process
+ * (vendor formats, hit rewriting, the apply to the lead table).
  */
 #define _GNU_SOURCE  /* strcasestr */
 #include <arpa/inet.h>
@@ -59,13 +61,15 @@ static void send_str(int fd, const char *s) {
   }
 }
 
-/* The vendor's answer for a domain: unknown*.* are 404, the rest a company named after the domain. */
+/* The vendor's answer for a domain: unknown*.* are 404, partial*.* a company known by its name only, the
+ * rest a company named after the domain. */
 static void answer(int fd, const char *path) {
   const char *d = strchr(path, '=');
   char domain[256] = "", body[1024], head[256];
   if (d != NULL) snprintf(domain, sizeof(domain), "%s", d + 1);
   int status = strncmp(domain, "unknown", 7) == 0 ? 404 : 200;
   if (status == 404) snprintf(body, sizeof(body), "{\"status\":404,\"error\":{\"type\":\"not_found\"}}");
+  else if (strncmp(domain, "partial", 7) == 0) snprintf(body, sizeof(body), "{\"status\":200,\"name\":\"vendor %s\"}", domain);
   else if (strncmp(path, "/v5/", 4) == 0)
     snprintf(body, sizeof(body),
              "{\"status\":200,\"name\":\"vendor %s\",\"display_name\":\"Vendor %s\",\"industry\":\"computer software\","
@@ -188,6 +192,13 @@ static void start(const char *const *extra) {
 static void stop(void) {
   cr_assert_eq(lpt_server_stop(&srv), 0);
   fake_stop();
+}
+
+/* The fake's count of requests once it reached n (or 2 s passed): the fake counts a request on its own
+ * thread, which a loaded machine may run after the server already gave up on the call. */
+static int requests_at_least(int n) {
+  for (int i = 0; i < 200 && atomic_load(&fv.requests) < n; i++) sleep_ms(10);
+  return atomic_load(&fv.requests);
 }
 
 static long long now_ms(void) {
@@ -488,13 +499,13 @@ Test(enrich, timeout_stays_charged_and_no_retry_without_budget) {
   cr_assert_eq(cost(a, "enrich_calls"), 1);
   cr_assert_float_eq(cost(a, "enrich_usd"), 0.01, 1e-9);
   json_decref(a);
-  cr_assert_eq(atomic_load(&fv.requests), 1);
+  cr_assert_eq(requests_at_least(1), 1);
   cr_assert_eq(metric("leadpoet_enrich_calls_total{result=\"transport\"}"), 1);
   a = query(0.025);  /* room for one retry this time */
   cr_assert_eq(cost(a, "enrich_calls"), 2);
   cr_assert_float_eq(cost(a, "enrich_usd"), 0.02, 1e-9);
   json_decref(a);
-  cr_assert_eq(atomic_load(&fv.requests), 3);
+  cr_assert_eq(requests_at_least(3), 3);
   stop();
 }
 
@@ -613,6 +624,97 @@ Test(enrich, enriched_fields_survive_a_restart) {
   cr_assert_eq(system(cmd), 0);
 }
 
+/* GET /v1/leads/{domain}: queued behind an earlier apply of the vendor's answer on the lead's shard worker,
+ * so when it answers the lead holds the answer (and the shutdown's checkpoint saves it). */
+static void profile_sync(const char *domain) {
+  char path[300];
+  snprintf(path, sizeof(path), "/v1/leads/%s", domain);
+  lpt_response r;
+  cr_assert_eq(lpt_http(srv.port, "GET", path, NULL, NULL, 0, &r), 0);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  lpt_response_free(&r);
+}
+
+static void start_in(const char *env_dir, const char *extra) {
+  start((const char *const[]){ "PDL_API_KEY=k", env_dir, extra, NULL });
+}
+
+Test(enrich, vendor_answers_in_the_lead_state_are_not_asked_again_after_a_restart) {
+  char dir[] = "/tmp/lpt-enrich-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char env_dir[300];
+  snprintf(env_dir, sizeof(env_dir), "LEADPOET_SERVER_STATE_DIR=%s", dir);
+  start_in(env_dir, NULL);
+  post_leads((const char *const[]){ "unknown-co.com", "partial-co.com", NULL }, 0);
+  json_t *a = query(1);
+  cr_assert_eq(cost(a, "enrich_calls"), 2);
+  cr_assert_str_eq(json_string_value(json_object_get(lead_in(a, "partial-co.com"), "name")), "vendor partial-co.com");
+  cr_assert(json_is_null(json_object_get(lead_in(a, "partial-co.com"), "industry")), "the vendor did not say");
+  json_decref(a);
+  cr_assert_eq(atomic_load(&fv.requests), 2);
+  profile_sync("unknown-co.com");
+  profile_sync("partial-co.com");
+  stop();
+
+  /* Restarted: the cache is empty, the leads remember the 404 and the partial answer. */
+  start_in(env_dir, NULL);
+  for (int i = 0; i < 2; i++) {
+    a = query(1);
+    cr_assert(json_is_null(json_object_get(lead_in(a, "unknown-co.com"), "name")));
+    cr_assert_str_eq(json_string_value(json_object_get(lead_in(a, "partial-co.com"), "name")), "vendor partial-co.com");
+    cr_assert_eq(cost(a, "enrich_calls"), 0, "query %d: the lead's state answers", i);
+    cr_assert_float_eq(cost(a, "enrich_usd"), 0, 1e-12, "the reservation is given back");
+    json_decref(a);
+  }
+  cr_assert_eq(atomic_load(&fv.requests), 0, "the vendor is not asked again");
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"lead\"}"), 2, "the first query read the leads");
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"hit\"}"), 2, "the second the refilled cache");
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"miss\"}"), 0);
+  cr_assert_float_eq(metric("leadpoet_enrich_cache_hit_rate"), 1, 1e-9);
+  cr_assert_float_eq(metric("leadpoet_enrich_daily_spent_usd"), 0, 1e-9);
+  stop();
+
+  /* Restarted with TTLs the answers have outlived: the vendor is asked again, once each. */
+  sleep_ms(1100);
+  start((const char *const[]){ "PDL_API_KEY=k", env_dir, "LEADPOET_ENRICH_NEGATIVE_TTL=1s",
+                               "LEADPOET_ENRICH_CACHE_TTL=1s", NULL });
+  a = query(1);
+  cr_assert_eq(cost(a, "enrich_calls"), 2, "both answers are older than their TTL");
+  json_decref(a);
+  cr_assert_eq(atomic_load(&fv.requests), 2);
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"miss\"}"), 2);
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"lead\"}"), 0);
+  stop();
+  char cmd[400];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(enrich, a_domain_the_full_cache_forgot_is_answered_by_its_lead) {
+  start((const char *const[]){ "PDL_API_KEY=k", "LEADPOET_ENRICH_CACHE_ENTRIES=16", "LEADPOET_ENRICH_MAX_PER_QUERY=100",
+                               "LEADPOET_STAGE_THROTTLE_NEAR_DUP_MIN_WORDS=4096", "LEADPOET_STAGE_THROTTLE_BURST=100000",
+                               NULL });  /* 18 texts alike but for the domain: not near-duplicates here */
+  char names[18][32];
+  const char *domains[19];
+  for (int i = 0; i < 18; i++) {
+    snprintf(names[i], sizeof(names[i]), "unknown-q%c.com", 'a' + i);
+    domains[i] = names[i];
+  }
+  domains[18] = NULL;
+  post_leads(domains, 0);
+  json_decref(query(1));
+  cr_assert_eq(atomic_load(&fv.requests), 18, "every 404 once");
+  for (int i = 0; i < 18; i++) profile_sync(domains[i]);
+  json_t *a = query(1);  /* the cache holds 16 answers: the 2 it forgot come from their leads */
+  cr_assert_eq(cost(a, "enrich_calls"), 0);
+  json_decref(a);
+  cr_assert_eq(atomic_load(&fv.requests), 18, "not asked again");
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"hit\"}"), 16);
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"lead\"}"), 2);
+  cr_assert_eq(metric("leadpoet_enrich_cache_total{result=\"miss\"}"), 18);
+  stop();
+}
+
 /* ---- the parts, in-process ---------------------------------------------------------------------------- */
 
 Test(enrich_parts, vendor_requests) {
@@ -699,15 +801,33 @@ Test(enrich_parts, apply_fills_only_what_the_lead_lacks) {
   s.ts_ms = 1000;
   cr_assert_eq(lp_leads_apply_snippet(&t, &s), LP_OK);
   uint64_t h = s.domain_hash;
-  cr_assert_eq(lp_leads_apply_enrichment(&t, "nope.com", 8, lp_domain_hash("nope.com", 8), "N", NULL, NULL, 0), LP_ENOENT);
-  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, "Vendor", "retail", "de", 33), 1);
+  enum { FOUND = LP_LEAD_ENRICH_FOUND, NOT_FOUND = LP_LEAD_ENRICH_NOT_FOUND };
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "nope.com", 8, lp_domain_hash("nope.com", 8), FOUND, 5, "N", NULL, NULL, 0),
+               LP_ENOENT);
   lp_lead *l = lp_leads_get(&t, "acme.com", 8, h);
+  cr_assert_eq(l->enrich_state, LP_LEAD_ENRICH_NONE, "never looked up");
+  cr_assert_eq(l->enrich_ms, 0);
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, FOUND, 5000, "Vendor", "retail", "de", 33), 1);
   cr_assert_str_eq(l->name, "Acme", "the miner's name stays");
   cr_assert_str_eq(l->industry, "retail");
   cr_assert_str_eq(l->country, "DE");
   cr_assert_eq(l->employees, 33);
   cr_assert_eq(l->firmo_ts_ms, 1000, "the vendor's values carry no event time");
-  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, "X", "Y", "FR", 5), 0, "nothing left to fill");
-  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, NULL, "", "USA", 0), 0);
+  cr_assert_eq(l->enrich_state, LP_LEAD_ENRICH_FOUND);
+  cr_assert_eq(l->enrich_ms, 5000);
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, FOUND, 5000, "X", "Y", "FR", 5), 0, "nothing new");
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, FOUND, 6000, NULL, "", "USA", 0), 1,
+               "no field to fill, but a newer answer is recorded");
+  cr_assert_eq(l->enrich_ms, 6000);
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, NOT_FOUND, 7000, "Z", NULL, NULL, 0), 1, "a 404");
+  cr_assert_eq(l->enrich_state, LP_LEAD_ENRICH_NOT_FOUND);
+  cr_assert_eq(l->enrich_ms, 7000);
+  cr_assert_str_eq(l->name, "Acme", "a 404 carries no values");
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, FOUND, 6500, NULL, NULL, NULL, 0), 0,
+               "an older answer does not replace a newer one");
+  cr_assert_eq(l->enrich_state, LP_LEAD_ENRICH_NOT_FOUND);
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, LP_LEAD_ENRICH_NONE, 8000, NULL, NULL, NULL, 0), LP_EINVAL);
+  cr_assert_eq(lp_leads_apply_enrichment(&t, "acme.com", 8, h, 3, 8000, NULL, NULL, NULL, 0), LP_EINVAL);
+  cr_assert_eq(l->enrich_ms, 7000, "a bad state changes nothing");
   lp_leads_free(&t);
 }

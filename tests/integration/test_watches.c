@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <msgpack.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -500,6 +501,18 @@ Test(integration_watches, min_score_and_filters_gate_the_set) {
   receiver_stop(&r);
 }
 
+/* Waits (up to 20 s) until GET /readyz answers 200: the restore is done and ingest is open. */
+static void wait_ready(int port) {
+  int st = 0;
+  for (int i = 0; i < 400 && st != 200; i++) {
+    lpt_response rd;
+    st = lpt_http(port, "GET", "/readyz", NULL, NULL, 0, &rd) == 0 ? rd.status : 0;
+    if (st) lpt_response_free(&rd);
+    if (st != 200) usleep(50000);
+  }
+  cr_assert_eq(st, 200, "ready");
+}
+
 /* With Redis the registry rides in the checkpoint's global blob: in embedded mode a 202 means the
  * checkpoint that holds the snippet is written, and that checkpoint was cut after the registration. */
 Test(integration_watches, a_watch_survives_kill9_in_the_redis_checkpoint) {
@@ -519,13 +532,7 @@ Test(integration_watches, a_watch_survives_kill9_in_the_redis_checkpoint) {
   const char *e[] = { env[0], env[1], env[2], env[3], env[4], NULL };
   lpt_server s;
   cr_assert_eq(lpt_server_start(&s, NULL, e), 0);
-  for (int i = 0; i < 400; i++) {  /* ingest waits for the restore */
-    lpt_response rd;
-    int st = lpt_http(s.port, "GET", "/readyz", NULL, NULL, 0, &rd) == 0 ? rd.status : 0;
-    if (st) lpt_response_free(&rd);
-    if (st == 200) break;
-    usleep(50000);
-  }
+  wait_ready(s.port);  /* ingest waits for the restore */
   char id[64];
   snprintf(id, sizeof(id), "%s", watch(s.port, r.port, "kubernetes migration"));
   snippet(s.port, "r1", "redis-first.com", "kubernetes migration in flight");
@@ -551,6 +558,7 @@ Test(integration_watches, a_watch_survives_kill9_in_the_redis_checkpoint) {
   cr_assert_not_null(w, "the watch is back after kill -9");
   cr_assert_eq(json_integer_value(json_object_get(w, "leads_in_set")), 1);
   json_decref(w);
+  wait_ready(s.port);  /* the registry comes with the global blob, the shards may still be loading */
   snippet(s.port, "r2", "redis-second.com", "kubernetes migration approved");
   cr_assert_eq(wait_hits(&r, 2), 2);
   json_t *b = json_loads(r.hits[1].body, 0, NULL);
@@ -561,5 +569,93 @@ Test(integration_watches, a_watch_survives_kill9_in_the_redis_checkpoint) {
   char cmd[256];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", redis.dir);
   cr_assert_eq(system(cmd), 0);
+  receiver_stop(&r);
+}
+
+/* The value of an unlabelled metric in GET /metrics, -1 when absent. */
+static long long metric(int port, const char *name) {
+  lpt_response m;
+  cr_assert_eq(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 0);
+  char key[128];
+  snprintf(key, sizeof(key), "\n%s ", name);
+  const char *at = strstr(m.body, key);
+  long long v = at != NULL ? strtoll(at + strlen(key), NULL, 10) : -1;
+  lpt_response_free(&m);
+  return v;
+}
+
+/* Waits (up to 10 s) until the metric reaches want; returns its last value. */
+static long long wait_metric(int port, const char *name, long long want) {
+  long long v = metric(port, name);
+  for (int i = 0; i < 1000 && v < want; i++) {
+    usleep(10000);
+    v = metric(port, name);
+  }
+  return v;
+}
+
+/* Incremental evaluation: with forty leads matching the watch, an event scores the one lead it touched
+ * (leadpoet_watch_leads_scored_total counts one per watch per touched lead), and the score it fires with
+ * is the lead's score in POST /v1/leads. */
+Test(integration_watches, only_the_touched_leads_are_scored) {
+  static const int ok[] = { 200 };
+  receiver r;
+  receiver_start(&r, ok, 1);
+  lpt_server s;
+  start(&s);
+  lp_buf b = LP_BUF_INIT;
+  lp_buf_puts(&b, "[");
+  for (int i = 0; i < 40; i++)
+    lp_buf_printf(&b, "%s{\"id\":\"m%d\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"many%02d.com\"},"
+                      "\"kind\":\"hiring\",\"text\":\"kubernetes migration team %d hiring\"}",
+                  i ? "," : "", i, now_ms() - 3600000, i, i);
+  lp_buf_puts(&b, "]");
+  json_t *a = call(s.port, "POST", "/v1/snippets", b.data, 202);
+  cr_assert_eq(json_integer_value(json_object_get(a, "accepted")), 40);
+  json_decref(a);
+  lp_buf_free(&b);
+  const char *query = "{\"prompt\":\"kubernetes migration\",\"k\":100}";
+  for (int i = 0; i < 500; i++) {  /* applied: all forty answer */
+    json_t *q = call(s.port, "POST", "/v1/leads", query, 200);
+    size_t n = json_array_size(json_object_get(q, "leads"));
+    json_decref(q);
+    if (n == 40) break;
+    usleep(10000);
+  }
+  char body[512];
+  snprintf(body, sizeof(body), "{\"prompt\":\"kubernetes migration\",\"k\":100,\"url\":\"http://127.0.0.1:%d/hook\","
+                               "\"secret\":\"%s\"}", r.port, SECRET);
+  json_t *w = call(s.port, "POST", "/v1/watches", body, 201);
+  cr_assert_eq(json_integer_value(json_object_get(w, "leads_in_set")), 40, "the seed holds the forty");
+  json_decref(w);
+  cr_assert_eq(metric(s.port, "leadpoet_watch_leads_scored_total"), 0, "the seed query is not counted");
+
+  snippet(s.port, "n1", "newcomer.com", "kubernetes migration hiring now");
+  cr_assert_eq(wait_hits(&r, 1), 1);
+  cr_assert_eq(wait_metric(s.port, "leadpoet_watch_leads_scored_total", 1), 1, "one lead scored, not forty-one");
+  json_t *hook = json_loads(r.hits[0].body, 0, NULL);
+  cr_assert_not_null(hook);
+  json_t *lead = json_object_get(hook, "lead");
+  cr_assert_str_eq(json_string_value(json_object_get(lead, "domain")), "newcomer.com");
+  double fired = json_real_value(json_object_get(lead, "score"));
+  json_t *q = call(s.port, "POST", "/v1/leads", query, 200);
+  double answered = -1;
+  size_t i;
+  json_t *l;
+  json_array_foreach(json_object_get(q, "leads"), i, l) {
+    if (strcmp(json_string_value(json_object_get(l, "domain")), "newcomer.com") == 0)
+      answered = json_real_value(json_object_get(l, "score"));
+  }
+  json_decref(q);
+  json_decref(hook);
+  /* the same scorer; only the clock of recency moved between the two */
+  cr_assert(fabs(fired - answered) < 1e-4, "fired with %f, answered %f", fired, answered);
+
+  snippet(s.port, "n2", "many07.com", "more kubernetes migration work");  /* a member: scored, no delivery */
+  cr_assert_eq(wait_metric(s.port, "leadpoet_watch_leads_scored_total", 2), 2);
+  usleep(200000);
+  cr_assert_eq(__atomic_load_n(&r.n, __ATOMIC_SEQ_CST), 1, "a member does not fire again");
+  cr_assert_eq(metric(s.port, "leadpoet_watch_leads_scored_total"), 2);
+  cr_assert_eq(lpt_server_stop(&s), 0);
   receiver_stop(&r);
 }

@@ -293,7 +293,7 @@ Test(leads_sig, a_snapshot_reads_back_signed) {
 }
 
 Test(leads_sig, a_bad_evidence_entry_is_refused) {
-  /* ["lp-leads", 3, [lead]] with an evidence whose miner is an integer: refused, nothing leaks. */
+  /* ["lp-leads", 4, [lead]] with an evidence whose miner is an integer: refused, nothing leaks. */
   lp_lead_table t, u;
   cr_assert_eq(lp_leads_init(&t, 4), LP_OK);
   lp_snippet a = snip("a", "mm", "bad.com", 1000, "text");

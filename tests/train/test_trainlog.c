@@ -69,7 +69,7 @@ Test(trainlog, lines_land_whole_and_the_file_rotates) {
   h.features = row;
   const lp_qhit *ranked[] = { &h };
   double scores[] = { 0.75 };
-  lp_trainlog_query(t, "q-1", 1000, "v0", "invoicing \"software\"", 20, ranked, scores, 1);
+  lp_trainlog_query(t, "q-1", 1000, "v0", "b", "invoicing \"software\"", 20, ranked, scores, 1);
   drain(t);
   for (int i = 0; i < 30; i++) {
     outcome(t, i);
@@ -80,6 +80,15 @@ Test(trainlog, lines_land_whole_and_the_file_rotates) {
   cr_assert_eq(lp_trainlog_dropped(t), 0);
   lp_trainlog_free(t);
   cr_assert_eq(access(old, F_OK), 0, "rotated to .1");
+  {
+    char text[4096] = "";
+    FILE *f = fopen(old, "r");
+    cr_assert_not_null(f);
+    size_t got = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[got] = '\0';
+    cr_assert(strstr(text, "\"model\":\"v0\",\"variant\":\"b\"") != NULL, "the A/B variant is logged: %.300s", text);
+  }
   /* both files read back as a training log: every line whole */
   lp_dataset d;
   memset(&d, 0, sizeof d);

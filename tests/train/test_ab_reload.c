@@ -1,0 +1,158 @@
+/* A/B tests with learned models (core/server/model.c): a variant serving a trained model next to v0;
+ * a reload swaps every variant's model together, and a bad file in one variant keeps them all (400
+ * bad_model naming the variant). The models are trained here with libxgboost (skipped without). */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers/helpers.h"
+#include "model/gbdt.h"
+#include "train/dataset.h"
+#include "train/train.h"
+
+#define DAY 86400000LL
+#define T0 1764000000000LL
+
+static char dir[64];
+static char live[128];
+
+static void sh(const char *fmt, const char *a, const char *b) __attribute__((format(printf, 1, 0)));
+static void sh(const char *fmt, const char *a, const char *b) {
+  char cmd[512];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  snprintf(cmd, sizeof cmd, fmt, a, b);  /* fmt: a literal of this file with two %s */
+#pragma GCC diagnostic pop
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Trains a small model named name into path (a label that follows the text feature). 0, or -1 when
+ * libxgboost is missing. */
+static int train_model(const char *path, const char *name) {
+  char log[128];
+  snprintf(log, sizeof log, "%s/synthetic.jsonl", dir);
+  FILE *f = fopen(log, "w");
+  cr_assert_not_null(f);
+  for (int q = 0; q < 20; q++) {
+    fprintf(f, "{\"type\":\"query\",\"query_id\":\"q%d\",\"ts\":%lld,\"model\":\"v0\",\"version\":\"%s\",\"prompt\":\"p\",\"leads\":[",
+            q, T0 + q * DAY, LP_FEATURES_VERSION);
+    for (int l = 0; l < 10; l++) {
+      fprintf(f, "%s{\"domain\":\"d%d-%d.com\",\"rank\":%d,\"score\":0,\"v0\":0,\"f\":[", l ? "," : "", q, l, l + 1);
+      for (int k = 0; k < LP_FEATURES_N; k++) fprintf(f, "%s%d", k ? "," : "", k == LP_F_TEXT ? l : 0);
+      fprintf(f, "]}");
+    }
+    fprintf(f, "]}\n");
+    for (int l = 7; l < 10; l++)
+      fprintf(f, "{\"type\":\"outcome\",\"id\":\"o%d-%d\",\"ts\":%lld,\"domain\":\"d%d-%d.com\",\"event\":\"purchased\"}\n", q, l,
+              T0 + q * DAY + 3600000LL, q, l);
+  }
+  fclose(f);
+  lp_dataset d;
+  memset(&d, 0, sizeof d);
+  char err[512];
+  cr_assert_eq(lp_dataset_read(&d, log, err, sizeof err), LP_OK, "%s", err);
+  cr_assert_eq(lp_dataset_label(&d, LP_LABELS_OUTCOMES, 30 * DAY, 0.2, err, sizeof err), LP_OK, "%s", err);
+  lp_train_params p = { "rank:pairwise", 5, 2, 0.3, 5, 1, LP_LABELS_OUTCOMES, name };
+  lp_train_report r;
+  int rc = lp_train_run(&d, &p, path, &r, err, sizeof err);
+  lp_dataset_free(&d);
+  if (rc == LP_ENOENT) return -1;
+  cr_assert_eq(rc, LP_OK, "%s", err);
+  return 0;
+}
+
+static lpt_server srv;
+static int started;
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/lp_abreload_XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(live, sizeof live, "%s/live.json", dir);
+  if (train_model(live, "first") != 0) return;
+  char e1[256];
+  snprintf(e1, sizeof e1, "LEADPOET_SCORING_VARIANTS=ctl=v0:50,exp=%s:50", live);
+  const char *env[] = { e1, NULL };
+  cr_assert_eq(lpt_server_start(&srv, NULL, env), 0);
+  started = 1;
+}
+
+static void teardown(void) {
+  if (started) cr_assert_eq(lpt_server_stop(&srv), 0);
+  started = 0;
+  sh("rm -rf %s%s", dir, "");
+}
+
+TestSuite(ab_reload, .init = setup, .fini = teardown, .timeout = 120);
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The model that answers a query forced to variant v. */
+static void expect(const char *v, const char *model) {
+  static const char body[] = "{\"prompt\":\"invoicing software\",\"k\":10}";
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "POST /v1/leads HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nX-Leadpoet-Variant: %s\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   v, sizeof(body) - 1, body);
+  int fd = lpt_connect(srv.port);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(lpt_send_all(fd, req, (size_t)n), 0);
+  lpt_response r;
+  cr_assert_eq(lpt_read_response(fd, &r, 10000), 0);
+  close(fd);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  json_t *j = json_loads(r.body, 0, NULL);
+  cr_assert_not_null(j);
+  cr_assert_str_eq(json_string_value(json_object_get(j, "variant")), v, "%s", r.body);
+  cr_assert_str_eq(json_string_value(json_object_get(j, "model")), model, "%s", r.body);
+  cr_assert_gt(json_array_size(json_object_get(j, "leads")), 0, "%s", r.body);
+  json_decref(j);
+  lpt_response_free(&r);
+}
+
+static void reload(int want_status, const char *want_text) {
+  lpt_response r;
+  cr_assert_eq(lpt_http(srv.port, "POST", "/v1/admin/reload", "application/json", "", 0, &r), 0);
+  cr_assert_eq(r.status, want_status, "%s", r.body);
+  cr_assert_not_null(strstr(r.body, want_text), "%s", r.body);
+  lpt_response_free(&r);
+}
+
+Test(ab_reload, every_variant_swaps_together_and_a_bad_file_keeps_them_all) {
+  if (!started) cr_skip_test("libxgboost is not installed: no model to serve");
+  char body[1024];
+  long long t = now_ms() - 3600000LL;
+  snprintf(body, sizeof body,
+           "[{\"id\":\"a1\",\"miner\":\"m1\",\"ts\":%lld,\"lead\":{\"domain\":\"acme.com\"},\"kind\":\"hiring\","
+           "\"text\":\"Acme is hiring to replace its invoicing software\"}]", t);
+  lpt_response r;
+  cr_assert_eq(lpt_http(srv.port, "POST", "/v1/snippets", "application/json", body, strlen(body), &r), 0);
+  cr_assert_eq(r.status, 202, "%s", r.body);
+  lpt_response_free(&r);
+  expect("ctl", "v0");
+  expect("exp", "first");
+
+  /* a corrupt file in one variant: refused, naming it; both keep answering as before */
+  char keep[160];
+  snprintf(keep, sizeof keep, "%s/keep.json", dir);
+  sh("cp %s %s", live, keep);
+  sh("head -c 100 %s > %s.tmp", keep, live);
+  sh("mv %s.tmp %s", live, live);
+  reload(400, "variant exp");
+  expect("ctl", "v0");
+  expect("exp", "first");
+
+  /* a good one: swapped in, the control stays v0 */
+  cr_assert_eq(train_model(live, "second"), 0);
+  reload(200, "{\"name\":\"exp\",\"model\":\"second\"}");
+  expect("ctl", "v0");
+  expect("exp", "second");
+}
