@@ -398,6 +398,7 @@ static void cut(lp_ckpt_wire *cw) {
   uv_timer_stop(&cw->align_timer);
   memcpy(cw->cut, cw->applied, (size_t)TOPICS * cw->shards * sizeof(int64_t));
   cw->cut_finished = cw->finished;
+  cw->global_dirty = 0;  /* the global blob below holds it */
   cw->cut_held = cw->held_total;
   cw->global = (lp_buf)LP_BUF_INIT;
   int rc = lp__ckpt_global_encode(cw->srv, cw->miners, &cw->global);
@@ -487,7 +488,7 @@ static void on_timer(uv_timer_t *t) {
   if (!lp_redis_ready(cw->redis)) return;        /* the client reconnects with backoff; try at the next tick */
   if (lp__ckpt_assign_restore(cw)) return;                /* assigned partitions first: their records are held */
   if (!cw->prompt && now - cw->last_ckpt_ms < cw->srv->cfg->checkpoint.interval_ms) return;
-  if (backlog(cw) == 0 && cw->held_head == NULL) {  /* nothing applied since the last checkpoint */
+  if (backlog(cw) == 0 && cw->held_head == NULL && !cw->global_dirty) {  /* nothing changed since the last one */
     cw->last_ckpt_ms = now;
     return;
   }
@@ -515,6 +516,10 @@ void lp__ckpt_applied(lp_server *srv, int topic_idx, int32_t partition, int64_t 
   int64_t *a = lp__ckpt_off(cw->applied, cw, topic_idx, (uint32_t)partition);
   if (offset > *a) *a = offset;
   cw->finished++;
+}
+
+void lp__ckpt_request(lp_server *srv) {
+  if (srv->ckpt) srv->ckpt->global_dirty = 1;
 }
 
 void lp__ckpt_inexact(lp_server *srv) {

@@ -131,6 +131,7 @@ typedef struct lp_ckpt_wire {
   uint64_t *committed_version, *cut_version;   /* [shards] */
   uint8_t *pst, *in_cut;                       /* [shards]: P_*, and whether it is in the checkpoint taken */
   int prompt;                                  /* a revoke asks for the next checkpoint now */
+  int global_dirty;                            /* reactor-owned state changed without a record (a watch) */
   uint64_t finished, cut_finished, committed_finished;
   uint64_t held_total, cut_held;
   held_ticket *held_head, *held_tail;

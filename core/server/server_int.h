@@ -245,6 +245,9 @@ void lp__ckpt_applied(lp_server *srv, int topic_idx, int32_t partition, int64_t 
 /* A record was finished without its effect at shutdown (a purged dead letter or copy): the offsets are
  * no longer exact, so no final checkpoint is taken (the periodic ones stand). */
 void lp__ckpt_inexact(lp_server *srv);
+/* Reactor-owned state that no record carries changed (a watch registered or deleted): the next interval
+ * writes a checkpoint even when nothing was applied. A no-op without checkpoints. Reactor. */
+void lp__ckpt_request(lp_server *srv);
 /* The stream has no record in flight any more. */
 void lp__ckpt_drained(lp_server *srv);
 /* Embedded mode with Redis: a 202 waits for the checkpoint that holds the items (group commit). */

@@ -200,6 +200,7 @@ static int file_path(const lp_watches *ws, char *path, size_t n) {
 
 int lp__watches_save(lp_watches *ws) {
   char path[1024], err[512] = "";
+  lp__ckpt_request(ws->srv);  /* with Redis: the registry is in the next checkpoint even if no event comes */
   if (!file_path(ws, path, sizeof(path))) return LP_OK;
   lp_buf b = LP_BUF_INIT;
   int rc = lp__watches_encode(ws, &b);

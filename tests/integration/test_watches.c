@@ -572,6 +572,51 @@ Test(integration_watches, a_watch_survives_kill9_in_the_redis_checkpoint) {
   receiver_stop(&r);
 }
 
+/* Checkpoints written so far (the redis block of /v1/status), -1 when unknown. */
+static long long checkpoint_writes(int port) {
+  json_t *st = ft_get_json(port, "/v1/status");
+  json_t *w = json_object_get(json_object_get(st, "redis"), "writes");
+  long long n = json_is_integer(w) ? (long long)json_integer_value(w) : -1;
+  json_decref(st);
+  return n;
+}
+
+/* A registration alone, with no event after it, still reaches the next checkpoint (nothing was applied,
+ * yet the registry changed): it is there after kill -9. */
+Test(integration_watches, a_registration_alone_is_checkpointed) {
+  ft_redis redis = { 0 };
+  cr_assert_eq(ft_redis_start(&redis), 0);
+  static char env[3][160];
+  snprintf(env[0], sizeof(env[0]), "REDIS_ENDPOINT=127.0.0.1:%d", redis.port);
+  snprintf(env[1], sizeof(env[1]), "LEADPOET_KAFKA_MODE=embedded");
+  snprintf(env[2], sizeof(env[2]), "LEADPOET_CHECKPOINT_INTERVAL=50ms");
+  const char *e[] = { env[0], env[1], env[2], NULL };
+  lpt_server s;
+  cr_assert_eq(lpt_server_start(&s, NULL, e), 0);
+  wait_ready(s.port);
+  long long before = checkpoint_writes(s.port);
+  char id[64];
+  snprintf(id, sizeof(id), "%s", watch(s.port, 9, "kubernetes migration"));
+  long long after = before;
+  for (int i = 0; i < 200 && after <= before; i++) {
+    usleep(50000);
+    after = checkpoint_writes(s.port);
+  }
+  cr_assert_gt(after, before, "a checkpoint follows the registration (writes %lld -> %lld)", before, after);
+  ft_server_kill(&s);
+
+  cr_assert_eq(lpt_server_start(&s, NULL, e), 0);
+  wait_ready(s.port);
+  json_t *w = get_watch(s.port, id);
+  cr_assert_not_null(w, "the watch is back after kill -9");
+  json_decref(w);
+  cr_assert_eq(lpt_server_stop(&s), 0);
+  ft_redis_kill(&redis);
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", redis.dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
 /* The value of an unlabelled metric in GET /metrics, -1 when absent. */
 static long long metric(int port, const char *name) {
   lpt_response m;
