@@ -1,6 +1,7 @@
 /*
- * model_fixture.h: what the model-serving tests share (test_reload.c, test_ab_reload.c): a scratch folder
- * and a small XGBoost model trained from a synthetic training log, whose label follows the text feature.
+ * model_fixture.h: what the model-serving tests share (test_reload.c, test_ab_reload.c): a scratch folder,
+ * a small XGBoost model trained from a synthetic training log (its label follows the text feature), the
+ * server the suite starts, and the suite's teardown.
  */
 #ifndef LP_TESTS_MODEL_FIXTURE_H
 #define LP_TESTS_MODEL_FIXTURE_H
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "helpers/helpers.h"
 #include "query/features.h"
 #include "train/dataset.h"
 #include "train/train.h"
@@ -17,6 +20,8 @@
 #define T0 1764000000000LL
 
 static char dir[64];  /* the test's scratch folder (mkdtemp in its setup) */
+static lpt_server srv;  /* the server the suite's setup started, when started */
+static int started;
 
 static inline void sh(const char *fmt, const char *a, const char *b) __attribute__((format(printf, 1, 0)));
 static inline void sh(const char *fmt, const char *a, const char *b) {
@@ -61,6 +66,19 @@ static inline int train_model(const char *path, const char *name) {
   if (rc == LP_ENOENT) return -1;
   cr_assert_eq(rc, LP_OK, "%s", err);
   return 0;
+}
+
+/* The suite's fini: stops the server it started and removes the scratch folder. */
+static inline void teardown(void) {
+  if (started) cr_assert_eq(lpt_server_stop(&srv), 0);
+  started = 0;
+  sh("rm -rf %s%s", dir, "");
+}
+
+static inline long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #endif

@@ -15,12 +15,8 @@
 #include "train/train.h"
 #include "train/model_fixture.h"
 
-
 static char live[128];
 
-
-static lpt_server srv;
-static int started;
 
 static void setup(void) {
   snprintf(dir, sizeof dir, "/tmp/lp_abreload_XXXXXX");
@@ -34,19 +30,7 @@ static void setup(void) {
   started = 1;
 }
 
-static void teardown(void) {
-  if (started) cr_assert_eq(lpt_server_stop(&srv), 0);
-  started = 0;
-  sh("rm -rf %s%s", dir, "");
-}
-
 TestSuite(ab_reload, .init = setup, .fini = teardown, .timeout = 120);
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The model that answers a query forced to variant v. */
 static void expect(const char *v, const char *model) {

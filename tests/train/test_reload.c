@@ -18,12 +18,8 @@
 #include "train/train.h"
 #include "train/model_fixture.h"
 
-
 static char good[128], live[128];
 
-
-static lpt_server srv;
-static int started;
 
 static void setup(void) {
   snprintf(dir, sizeof dir, "/tmp/lp_reload_XXXXXX");
@@ -41,19 +37,7 @@ static void setup(void) {
   started = 1;
 }
 
-static void teardown(void) {
-  if (started) cr_assert_eq(lpt_server_stop(&srv), 0);
-  started = 0;
-  sh("rm -rf %s%s", dir, "");
-}
-
 TestSuite(reload, .init = setup, .fini = teardown, .timeout = 120);
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void post(const char *path, const char *body, int want) {
   lpt_response r;
